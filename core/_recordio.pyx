@@ -1,0 +1,1181 @@
+# cython: language_level=3, boundscheck=False, wraparound=False, initializedcheck=False, cdivision=True
+"""Compiled kernels of the RecordIO-protobuf codec.
+
+The Python layer (``ntm.core.codec``) validates arguments and chooses dtypes; this module only moves
+bytes. Every hot loop runs without the GIL so several threads can encode or decode shards at once.
+
+Wire format (see record.proto): each record is ``magic:u32le, lrec:u32le, payload, pad to 4``; the top
+three bits of ``lrec`` are MXNet's continuation flag. A payload is a ``Record`` message holding
+``features["values"]`` (and optionally ``label["values"]``) as a Float32/Float64/Int32 tensor.
+"""
+
+from libc.stdint cimport int32_t, int64_t, uint8_t, uint32_t, uint64_t
+from libc.string cimport memcpy
+from libcpp.vector cimport vector
+from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_FromStringAndSize
+
+import numpy as np
+
+# Tensor kinds; the numbers are the `Value` oneof field numbers.
+DEF KIND_NONE = 0
+DEF KIND_F32 = 2
+DEF KIND_F64 = 3
+DEF KIND_I32 = 7
+DEF KIND_BYTES = 9
+
+KIND_FLOAT32 = KIND_F32
+KIND_FLOAT64 = KIND_F64
+KIND_INT32 = KIND_I32
+
+# setup.py passes the SHA-256 of this file so ntm.core can tell a stale build from a current one.
+BUILD_SOURCE_SHA256 = SOURCE_SHA256
+
+cdef uint32_t MAGIC = 0xCED7230A
+cdef uint32_t LENGTH_MASK = (1 << 29) - 1
+MAX_RECORD_BYTES = LENGTH_MASK
+
+# The map-entry key every SageMaker algorithm reads: tag(1, LEN) len(6) "values".
+cdef const char* VALUES_KEY = b"\x0a\x06values"
+
+
+class RecordIOError(ValueError):
+    """A RecordIO-protobuf buffer or file is malformed.
+
+    ``record`` is the 0-based index of the offending record and ``offset`` the byte offset of its
+    header (counted from the start of the file or buffer) when they are known.
+    """
+
+    def __init__(self, message, record=None, offset=None):
+        where = []
+        if record is not None:
+            where.append(f"record {record}")
+        if offset is not None:
+            where.append(f"byte offset {offset}")
+        text = f"{', '.join(where)}: {message}" if where else message
+        super().__init__(text)
+        self.reason = message
+        self.record = record
+        self.offset = offset
+
+
+# --------------------------------------------------------------------------------------------
+# Varints
+# --------------------------------------------------------------------------------------------
+
+cdef inline Py_ssize_t varint_size(uint64_t v) noexcept nogil:
+    cdef Py_ssize_t n = 1
+    while v >= 0x80:
+        v >>= 7
+        n += 1
+    return n
+
+
+cdef inline uint8_t* put_varint(uint8_t* p, uint64_t v) noexcept nogil:
+    while v >= 0x80:
+        p[0] = <uint8_t>((v & 0x7F) | 0x80)
+        v >>= 7
+        p += 1
+    p[0] = <uint8_t>v
+    return p + 1
+
+
+# Reads a varint at p[0:end]; returns the position after it, or NULL when it is truncated or
+# longer than 10 bytes.
+cdef inline const uint8_t* get_varint(const uint8_t* p, const uint8_t* end, uint64_t* out) noexcept nogil:
+    cdef uint64_t result = 0
+    cdef int shift = 0
+    cdef uint8_t b
+    while p < end:
+        b = p[0]
+        p += 1
+        if shift == 63 and b > 1:
+            return NULL
+        result |= (<uint64_t>(b & 0x7F)) << shift
+        if b < 0x80:
+            out[0] = result
+            return p
+        shift += 7
+        if shift > 63:
+            return NULL
+    return NULL
+
+
+# --------------------------------------------------------------------------------------------
+# Encoding
+# --------------------------------------------------------------------------------------------
+
+ctypedef fused value_t:
+    float
+    double
+    int32_t
+    int64_t
+
+ctypedef fused index_t:
+    int32_t
+    int64_t
+
+
+cdef inline uint8_t value_tag(const value_t* _unused) noexcept nogil:
+    # The Value oneof tag (field << 3 | LEN) for the tensor type that holds value_t.
+    if value_t is float:
+        return (KIND_F32 << 3) | 2
+    elif value_t is double:
+        return (KIND_F64 << 3) | 2
+    else:
+        return (KIND_I32 << 3) | 2
+
+
+# Packed size of n values starting at v.
+cdef inline Py_ssize_t packed_values_size(const value_t* v, Py_ssize_t n) noexcept nogil:
+    cdef Py_ssize_t i, total = 0
+    if value_t is float:
+        return 4 * n
+    elif value_t is double:
+        return 8 * n
+    else:
+        for i in range(n):
+            total += varint_size(<uint64_t><int64_t>v[i])
+        return total
+
+
+cdef inline uint8_t* put_values(uint8_t* p, const value_t* v, Py_ssize_t n) noexcept nogil:
+    cdef Py_ssize_t i
+    if value_t is float:
+        memcpy(p, v, 4 * n)
+        return p + 4 * n
+    elif value_t is double:
+        memcpy(p, v, 8 * n)
+        return p + 8 * n
+    else:
+        for i in range(n):
+            p = put_varint(p, <uint64_t><int64_t>v[i])
+        return p
+
+
+cdef inline Py_ssize_t packed_field_size(Py_ssize_t body) noexcept nogil:
+    # A packed repeated field: tag, length, body; omitted entirely when empty.
+    if body == 0:
+        return 0
+    return 1 + varint_size(body) + body
+
+
+# Size of a `features`/`label` map field whose Value holds a tensor of `tensor_size` bytes.
+cdef inline Py_ssize_t entry_field_size(Py_ssize_t tensor_size) noexcept nogil:
+    cdef Py_ssize_t value_size = 1 + varint_size(tensor_size) + tensor_size
+    cdef Py_ssize_t entry_size = 8 + 1 + varint_size(value_size) + value_size
+    return 1 + varint_size(entry_size) + entry_size
+
+
+cdef inline uint8_t* put_entry_header(uint8_t* p, uint8_t field_tag, uint8_t tensor_tag,
+                                      Py_ssize_t tensor_size) noexcept nogil:
+    cdef Py_ssize_t value_size = 1 + varint_size(tensor_size) + tensor_size
+    cdef Py_ssize_t entry_size = 8 + 1 + varint_size(value_size) + value_size
+    p[0] = field_tag
+    p = put_varint(p + 1, entry_size)
+    memcpy(p, VALUES_KEY, 8)
+    p += 8
+    p[0] = 0x12  # MapEntry.value
+    p = put_varint(p + 1, value_size)
+    p[0] = tensor_tag
+    return put_varint(p + 1, tensor_size)
+
+
+cdef inline uint8_t* put_packed_header(uint8_t* p, uint8_t tag, Py_ssize_t body) noexcept nogil:
+    p[0] = tag
+    return put_varint(p + 1, body)
+
+
+cdef inline Py_ssize_t framed_size(Py_ssize_t payload) noexcept nogil:
+    return 8 + ((payload + 3) & ~(<Py_ssize_t>3))
+
+
+cdef inline uint8_t* put_frame_header(uint8_t* p, Py_ssize_t payload) noexcept nogil:
+    cdef uint32_t header[2]
+    header[0] = MAGIC
+    header[1] = <uint32_t>payload
+    memcpy(p, header, 8)
+    return p + 8
+
+
+cdef inline uint8_t* put_padding(uint8_t* p, Py_ssize_t payload) noexcept nogil:
+    cdef Py_ssize_t pad = ((payload + 3) & ~(<Py_ssize_t>3)) - payload
+    while pad > 0:
+        p[0] = 0
+        p += 1
+        pad -= 1
+    return p
+
+
+# Labels arrive as raw bytes of a float32, float64 or int64 (range-checked to int32) vector, with
+# their tensor kind; they may differ in type from the features, as in the SDK.
+cdef inline Py_ssize_t label_body(int kind, const uint8_t* lab, Py_ssize_t row) noexcept nogil:
+    cdef int64_t v
+    if kind == KIND_F32:
+        return 4
+    if kind == KIND_F64:
+        return 8
+    memcpy(&v, lab + 8 * row, 8)
+    return varint_size(<uint64_t>v)
+
+
+cdef inline Py_ssize_t label_field_size(int kind, const uint8_t* lab, Py_ssize_t row) noexcept nogil:
+    if kind == KIND_NONE:
+        return 0
+    return entry_field_size(packed_field_size(label_body(kind, lab, row)))
+
+
+cdef inline uint8_t* put_label(uint8_t* p, int kind, const uint8_t* lab, Py_ssize_t row) noexcept nogil:
+    cdef int64_t v
+    cdef Py_ssize_t body
+    if kind == KIND_NONE:
+        return p
+    body = label_body(kind, lab, row)
+    p = put_entry_header(p, 0x12, <uint8_t>((kind << 3) | 2), packed_field_size(body))
+    p = put_packed_header(p, 0x0A, body)
+    if kind == KIND_F32 or kind == KIND_F64:
+        memcpy(p, lab + body * row, body)
+        return p + body
+    memcpy(&v, lab + 8 * row, 8)
+    return put_varint(p, <uint64_t>v)
+
+
+def _check_record_size(Py_ssize_t payload, Py_ssize_t row):
+    if payload > LENGTH_MASK:
+        raise ValueError(
+            f"row {row} encodes to {payload} bytes; a RecordIO record holds at most {LENGTH_MASK} bytes"
+        )
+
+
+cdef Py_ssize_t dense_payload_size(const value_t* row, Py_ssize_t ncols, Py_ssize_t label_size) noexcept nogil:
+    cdef Py_ssize_t tensor = packed_field_size(packed_values_size(row, ncols))
+    return entry_field_size(tensor) + label_size
+
+
+def encode_dense_rows(const value_t[:, ::1] array, int label_kind=KIND_NONE, const uint8_t[::1] labels=None):
+    """Frame every row of a C-contiguous 2-D array as one dense Record; return the bytes.
+
+    ``labels`` holds one label per row (see ``label_body``) when ``label_kind`` is not KIND_NONE.
+    """
+    cdef Py_ssize_t nrows = array.shape[0], ncols = array.shape[1]
+    cdef Py_ssize_t i, total = 0, payload, body, label_size = 0
+    cdef const value_t* base = &array[0, 0] if nrows > 0 and ncols > 0 else NULL
+    cdef const uint8_t* lab = _label_pointer(label_kind, labels, nrows)
+    cdef vector[Py_ssize_t] payloads
+    cdef uint8_t* p
+    cdef uint8_t tag
+
+    payloads.resize(nrows)
+    with nogil:
+        for i in range(nrows):
+            label_size = label_field_size(label_kind, lab, i)
+            payloads[i] = dense_payload_size(base + i * ncols, ncols, label_size)
+            total += framed_size(payloads[i])
+    for i in range(nrows):
+        _check_record_size(payloads[i], i)
+
+    out = PyBytes_FromStringAndSize(NULL, total)
+    p = <uint8_t*>PyBytes_AS_STRING(out)
+    tag = value_tag(base)
+    with nogil:
+        for i in range(nrows):
+            payload = payloads[i]
+            body = packed_values_size(base + i * ncols, ncols)
+            p = put_frame_header(p, payload)
+            p = put_entry_header(p, 0x0A, tag, packed_field_size(body))
+            if body:
+                p = put_packed_header(p, 0x0A, body)
+                p = put_values(p, base + i * ncols, ncols)
+            p = put_label(p, label_kind, lab, i)
+            p = put_padding(p, payload)
+    return out
+
+
+cdef inline Py_ssize_t keys_size(const index_t* idx, Py_ssize_t n) noexcept nogil:
+    cdef Py_ssize_t i, total = 0
+    for i in range(n):
+        total += varint_size(<uint64_t>idx[i])
+    return total
+
+
+cdef inline uint8_t* put_keys(uint8_t* p, const index_t* idx, Py_ssize_t n) noexcept nogil:
+    cdef Py_ssize_t i
+    for i in range(n):
+        p = put_varint(p, <uint64_t>idx[i])
+    return p
+
+
+def encode_csr_rows(const value_t[::1] data, const index_t[::1] indices, const index_t[::1] indptr,
+                    Py_ssize_t ncols, int label_kind=KIND_NONE, const uint8_t[::1] labels=None):
+    """Frame every row of a CSR matrix as one sparse Record (values, keys, shape=[ncols]).
+
+    Rows keep the CSR's own order of entries, explicit zeros and duplicates included, exactly as the
+    SageMaker SDK writes them. The caller has checked indptr and indices.
+    """
+    cdef Py_ssize_t nrows = indptr.shape[0] - 1
+    cdef Py_ssize_t i, start, n, total = 0, payload, vbody, kbody, sbody, tensor, label_size = 0
+    cdef const value_t* vals = &data[0] if data.shape[0] > 0 else NULL
+    cdef const index_t* keys = &indices[0] if indices.shape[0] > 0 else NULL
+    cdef const uint8_t* lab = _label_pointer(label_kind, labels, nrows)
+    cdef vector[Py_ssize_t] payloads
+    cdef uint8_t* p
+    cdef uint8_t tag
+
+    sbody = varint_size(<uint64_t>ncols)
+    payloads.resize(nrows)
+    with nogil:
+        for i in range(nrows):
+            start = indptr[i]
+            n = indptr[i + 1] - start
+            tensor = (packed_field_size(packed_values_size(vals + start, n))
+                      + packed_field_size(keys_size(keys + start, n))
+                      + packed_field_size(sbody))
+            label_size = label_field_size(label_kind, lab, i)
+            payloads[i] = entry_field_size(tensor) + label_size
+            total += framed_size(payloads[i])
+    for i in range(nrows):
+        _check_record_size(payloads[i], i)
+
+    out = PyBytes_FromStringAndSize(NULL, total)
+    p = <uint8_t*>PyBytes_AS_STRING(out)
+    tag = value_tag(vals)
+    with nogil:
+        for i in range(nrows):
+            payload = payloads[i]
+            start = indptr[i]
+            n = indptr[i + 1] - start
+            vbody = packed_values_size(vals + start, n)
+            kbody = keys_size(keys + start, n)
+            tensor = packed_field_size(vbody) + packed_field_size(kbody) + packed_field_size(sbody)
+            p = put_frame_header(p, payload)
+            p = put_entry_header(p, 0x0A, tag, tensor)
+            if vbody:
+                p = put_packed_header(p, 0x0A, vbody)
+                p = put_values(p, vals + start, n)
+            if kbody:
+                p = put_packed_header(p, 0x12, kbody)
+                p = put_keys(p, keys + start, n)
+            p = put_packed_header(p, 0x1A, sbody)
+            p = put_varint(p, <uint64_t>ncols)
+            p = put_label(p, label_kind, lab, i)
+            p = put_padding(p, payload)
+    return out
+
+
+cdef const uint8_t* _label_pointer(int kind, const uint8_t[::1] labels, Py_ssize_t nrows) except? NULL:
+    cdef Py_ssize_t itemsize
+    if kind == KIND_NONE:
+        return NULL
+    itemsize = 4 if kind == KIND_F32 else 8
+    if labels is None or labels.shape[0] != itemsize * nrows:
+        raise ValueError(f"labels must hold {nrows} values of {itemsize} bytes")
+    return &labels[0] if nrows else NULL
+
+
+def frame_payloads(payloads):
+    """Frame already-serialized payloads (bytes-like) the way the SDK's writer does."""
+    cdef Py_ssize_t total = 0, n
+    cdef const uint8_t[::1] view
+    cdef uint8_t* p
+    for i, payload in enumerate(payloads):
+        n = len(payload)
+        _check_record_size(n, i)
+        total += framed_size(n)
+    out = PyBytes_FromStringAndSize(NULL, total)
+    p = <uint8_t*>PyBytes_AS_STRING(out)
+    for payload in payloads:
+        view = memoryview(payload).cast("B")
+        n = view.shape[0]
+        p = put_frame_header(p, n)
+        if n:
+            memcpy(p, &view[0], n)
+        p = put_padding(p + n, n)
+    return out
+
+
+# --------------------------------------------------------------------------------------------
+# Framing (reading)
+# --------------------------------------------------------------------------------------------
+
+cdef struct Frame:
+    Py_ssize_t offset      # byte offset of the (first) header, for error messages
+    Py_ssize_t start       # payload start within the buffer; -1 when joined into `joined`
+    Py_ssize_t length      # payload length
+    Py_ssize_t joined      # index into the list of joined payloads, or -1
+
+
+# Error codes for the nogil scanners; the messages live in Python.
+DEF OK = 0
+DEF E_TRUNC_HEADER = 1
+DEF E_MAGIC = 2
+DEF E_TRUNC_PAYLOAD = 3
+DEF E_FLAG = 4
+DEF E_TRUNC_SPLIT = 5
+DEF E_TRUNC_PAD = 6
+
+cdef dict FRAME_ERRORS = {
+    E_TRUNC_HEADER: "truncated record header: {left} bytes left, 8 needed",
+    E_MAGIC: "bad magic number 0x{value:08X} (expected 0xCED7230A): not a RecordIO file, or a corrupt one",
+    E_TRUNC_PAYLOAD: "record length {value} runs past the end of the data ({left} bytes left after the header)",
+    E_FLAG: "invalid MXNet continuation flag {value} here (a split record must start with flag 1 and end with flag 3)",
+    E_TRUNC_SPLIT: "the data ends inside a split record (continuation flag {value} was not followed by its end part)",
+    E_TRUNC_PAD: "padding after the payload is truncated ({left} bytes left, {value} needed)",
+}
+
+
+cdef int scan_one(const uint8_t* buf, Py_ssize_t size, Py_ssize_t pos, uint32_t* flag,
+                  Py_ssize_t* length, Py_ssize_t* err_value, Py_ssize_t* err_left) noexcept nogil:
+    """Reads one physical header at pos; on success sets flag and length (payload fits, pad fits)."""
+    cdef uint32_t header[2]
+    cdef Py_ssize_t left = size - pos, padded
+    if left < 8:
+        err_left[0] = left
+        return E_TRUNC_HEADER
+    memcpy(header, buf + pos, 8)
+    if header[0] != MAGIC:
+        err_value[0] = header[0]
+        return E_MAGIC
+    flag[0] = header[1] >> 29
+    length[0] = header[1] & LENGTH_MASK
+    left -= 8
+    if length[0] > left:
+        err_value[0] = length[0]
+        err_left[0] = left
+        return E_TRUNC_PAYLOAD
+    padded = (length[0] + 3) & ~(<Py_ssize_t>3)
+    if padded > left:
+        err_value[0] = padded - length[0]
+        err_left[0] = left - length[0]
+        return E_TRUNC_PAD
+    return OK
+
+
+cdef object scan_frames(const uint8_t* buf, Py_ssize_t size, Py_ssize_t max_records,
+                        vector[Frame]* frames, list joined, Py_ssize_t base_offset, Py_ssize_t base_record):
+    """Indexes up to max_records logical records (all when max_records < 0); returns the end position.
+
+    Split records (MXNet flags 1, 2..., 3) are joined, re-inserting the magic the writer removed.
+    """
+    cdef Py_ssize_t pos = 0, length = 0, err_value = 0, err_left = 0, part_start
+    cdef uint32_t flag = 0
+    cdef int err = OK
+    cdef Frame frame
+    cdef Py_ssize_t header_pos
+    while pos < size and (max_records < 0 or <Py_ssize_t>frames.size() < max_records):
+        header_pos = pos
+        with nogil:
+            while True:
+                err = scan_one(buf, size, pos, &flag, &length, &err_value, &err_left)
+                if err != OK or flag != 0:
+                    break
+                frame.offset = pos
+                frame.start = pos + 8
+                frame.length = length
+                frame.joined = -1
+                frames.push_back(frame)
+                pos += 8 + ((length + 3) & ~(<Py_ssize_t>3))
+                if pos >= size or (max_records >= 0 and <Py_ssize_t>frames.size() >= max_records):
+                    break
+        if err != OK:
+            _raise_frame_error(err, err_value, err_left, base_record + <Py_ssize_t>frames.size(),
+                               base_offset + pos)
+        if flag == 0:
+            continue
+        # A split record.
+        header_pos = pos
+        if flag != 1:
+            _raise_frame_error(E_FLAG, flag, 0, base_record + <Py_ssize_t>frames.size(), base_offset + pos)
+        parts = []
+        while True:
+            parts.append(bytes(buf[pos + 8:pos + 8 + length]))
+            pos += 8 + ((length + 3) & ~(<Py_ssize_t>3))
+            if flag == 3:
+                break
+            if pos >= size:
+                _raise_frame_error(E_TRUNC_SPLIT, flag, 0, base_record + <Py_ssize_t>frames.size(),
+                                   base_offset + header_pos)
+            err = scan_one(buf, size, pos, &flag, &length, &err_value, &err_left)
+            if err != OK:
+                _raise_frame_error(err, err_value, err_left, base_record + <Py_ssize_t>frames.size(),
+                                   base_offset + pos)
+            if flag != 2 and flag != 3:
+                _raise_frame_error(E_FLAG, flag, 0, base_record + <Py_ssize_t>frames.size(), base_offset + pos)
+        frame.offset = header_pos
+        frame.start = -1
+        frame.joined = len(joined)
+        whole = MAGIC.to_bytes(4, "little").join(parts)
+        joined.append(whole)
+        frame.length = len(whole)
+        frames.push_back(frame)
+    return pos
+
+
+cdef _raise_frame_error(int err, Py_ssize_t value, Py_ssize_t left, Py_ssize_t record, Py_ssize_t offset):
+    raise RecordIOError(FRAME_ERRORS[err].format(value=value, left=left), record, offset)
+
+
+def split_payloads(data, Py_ssize_t base_offset=0):
+    """Return the payloads of every record in ``data`` as a list of bytes (split records joined)."""
+    cdef const uint8_t[::1] view = _as_bytes_view(data)
+    cdef vector[Frame] frames
+    cdef list joined = []
+    cdef Py_ssize_t size = view.shape[0]
+    cdef const uint8_t* buf = &view[0] if size else NULL
+    scan_frames(buf, size, -1, &frames, joined, base_offset, 0)
+    out = []
+    for i in range(frames.size()):
+        if frames[i].joined >= 0:
+            out.append(joined[frames[i].joined])
+        else:
+            out.append(bytes(view[frames[i].start:frames[i].start + frames[i].length]))
+    return out
+
+
+def record_offsets(data):
+    """Byte offset of every record header in ``data`` (one per logical record)."""
+    cdef const uint8_t[::1] view = _as_bytes_view(data)
+    cdef vector[Frame] frames
+    cdef Py_ssize_t size = view.shape[0]
+    scan_frames(&view[0] if size else NULL, size, -1, &frames, [], 0, 0)
+    return [frames[i].offset for i in range(frames.size())]
+
+
+def find_batch_end(data, Py_ssize_t start, Py_ssize_t max_records):
+    """Return (end, count): the byte position after the next ``max_records`` records from ``start``.
+
+    Only headers are read, so this indexes a memory-mapped file without touching the payloads.
+    """
+    cdef const uint8_t[::1] view = _as_bytes_view(data)
+    cdef vector[Frame] frames
+    cdef Py_ssize_t size = view.shape[0]
+    if start > size:
+        raise ValueError("start is past the end of the data")
+    end = scan_frames((&view[0] if size else NULL) + start, size - start, max_records, &frames, [], start, 0)
+    return start + end, <Py_ssize_t>frames.size()
+
+
+cdef const uint8_t[::1] _as_bytes_view(data) except *:
+    if isinstance(data, (bytes, bytearray)):
+        return data
+    view = memoryview(data)
+    if not view.c_contiguous:
+        raise TypeError("the data must be a contiguous bytes-like object")
+    if view.ndim != 1 or view.itemsize != 1:
+        view = view.cast("B")
+    return view
+
+
+# --------------------------------------------------------------------------------------------
+# Decoding
+# --------------------------------------------------------------------------------------------
+
+# Where a tensor's repeated fields live inside a payload. Repeated fields may be split into
+# several chunks (packed or not); `first`/`last` bound the tensor message so pass two can re-walk it.
+cdef struct Tensor:
+    int kind
+    const uint8_t* msg
+    Py_ssize_t msg_len
+    Py_ssize_t nvalues
+    Py_ssize_t nkeys
+    Py_ssize_t nshape
+    uint64_t shape0
+    uint64_t max_key
+
+cdef struct Parsed:
+    Tensor features
+    Tensor label
+    bint has_features
+    bint has_label
+    bint sparse
+    Py_ssize_t width
+
+DEF P_OK = 0
+DEF P_TRUNC = 1          # a malformed varint, or a length that runs past its message
+DEF P_WIRETYPE = 3       # a known field with the wrong wire type
+DEF P_BAD_WIRETYPE = 4   # groups / reserved wire types
+DEF P_BAD_PACKED = 5     # packed fixed-width data whose length is not a multiple of the width
+DEF P_FIELD_ZERO = 6
+
+cdef dict PARSE_ERRORS = {
+    P_TRUNC: "malformed protobuf in {field}: a varint is malformed or a length runs past the end of its message",
+    P_WIRETYPE: "malformed protobuf: {field} has wire type {value}, which that field cannot have",
+    P_BAD_WIRETYPE: "malformed protobuf in {field}: unsupported wire type {value} (groups are not allowed)",
+    P_BAD_PACKED: "malformed protobuf: {field} is packed {value} bytes long, not a multiple of the value size",
+    P_FIELD_ZERO: "malformed protobuf in {field}: field number 0",
+}
+
+
+cdef struct Cursor:
+    const uint8_t* p
+    const uint8_t* end
+    int err
+    int err_value
+    int err_where
+
+
+# Where an error was found (names for messages).
+DEF W_RECORD = 0
+DEF W_ENTRY = 1
+DEF W_VALUE = 2
+DEF W_VALUES = 3
+DEF W_KEYS = 4
+DEF W_SHAPE = 5
+DEF W_TENSOR = 6
+
+cdef list WHERE_NAMES = ["Record", "map entry", "Value", "tensor.values", "tensor.keys", "tensor.shape", "tensor"]
+
+
+cdef inline bint read_tag(Cursor* c, uint64_t* field, int* wire, int where) noexcept nogil:
+    cdef uint64_t tag
+    cdef const uint8_t* q = get_varint(c.p, c.end, &tag)
+    if q == NULL:
+        c.err = P_TRUNC
+        c.err_where = where
+        return False
+    c.p = q
+    field[0] = tag >> 3
+    wire[0] = <int>(tag & 7)
+    if field[0] == 0:
+        c.err = P_FIELD_ZERO
+        c.err_where = where
+        return False
+    return True
+
+
+# Reads a LEN field's extent: sets start/len and advances past it.
+cdef inline bint read_len(Cursor* c, const uint8_t** start, Py_ssize_t* length, int where) noexcept nogil:
+    cdef uint64_t n
+    cdef const uint8_t* q = get_varint(c.p, c.end, &n)
+    if q == NULL or n > <uint64_t>(c.end - q):
+        c.err = P_TRUNC
+        c.err_where = where
+        return False
+    start[0] = q
+    length[0] = <Py_ssize_t>n
+    c.p = q + n
+    return True
+
+
+cdef inline bint skip_field(Cursor* c, int wire, int where) noexcept nogil:
+    cdef uint64_t ignored
+    cdef const uint8_t* s
+    cdef Py_ssize_t n
+    if wire == 0:
+        s = get_varint(c.p, c.end, &ignored)
+        if s == NULL:
+            c.err = P_TRUNC
+            c.err_where = where
+            return False
+        c.p = s
+    elif wire == 1 or wire == 5:
+        n = 8 if wire == 1 else 4
+        if c.end - c.p < n:
+            c.err = P_TRUNC
+            c.err_where = where
+            return False
+        c.p += n
+    elif wire == 2:
+        return read_len(c, &s, &n, where)
+    else:
+        c.err = P_BAD_WIRETYPE
+        c.err_value = wire
+        c.err_where = where
+        return False
+    return True
+
+
+# Counts the varints in [p, end) and their maximum; False when one is malformed.
+cdef inline bint count_varints(Cursor* c, const uint8_t* p, const uint8_t* end, Py_ssize_t* count,
+                               uint64_t* maximum, uint64_t* last, int where) noexcept nogil:
+    cdef uint64_t v
+    while p < end:
+        p = get_varint(p, end, &v)
+        if p == NULL:
+            c.err = P_TRUNC
+            c.err_where = where
+            return False
+        count[0] += 1
+        if v > maximum[0]:
+            maximum[0] = v
+        last[0] = v
+    return True
+
+
+cdef inline int fixed_width(int kind) noexcept nogil:
+    if kind == KIND_F32:
+        return 4
+    if kind == KIND_F64:
+        return 8
+    return 0
+
+
+# Pass one over a tensor message: counts values, keys and shape entries, checks every wire type.
+cdef bint scan_tensor(Cursor* c, Tensor* t) noexcept nogil:
+    cdef Cursor inner
+    cdef uint64_t field, v, ignored
+    cdef int wire, width = fixed_width(t.kind)
+    cdef const uint8_t* s
+    cdef Py_ssize_t n
+    inner.p = t.msg
+    inner.end = t.msg + t.msg_len
+    inner.err = P_OK
+    t.nvalues = 0
+    t.nkeys = 0
+    t.nshape = 0
+    t.max_key = 0
+    while inner.p < inner.end:
+        if not read_tag(&inner, &field, &wire, W_TENSOR):
+            break
+        if field == 1:
+            if wire == 2:
+                if not read_len(&inner, &s, &n, W_VALUES):
+                    break
+                if width:
+                    if n % width:
+                        inner.err = P_BAD_PACKED
+                        inner.err_value = <int>n
+                        inner.err_where = W_VALUES
+                        break
+                    t.nvalues += n // width
+                elif not count_varints(&inner, s, s + n, &t.nvalues, &ignored, &v, W_VALUES):
+                    break
+            elif (width == 4 and wire == 5) or (width == 8 and wire == 1) or (width == 0 and wire == 0):
+                if not skip_field(&inner, wire, W_VALUES):
+                    break
+                t.nvalues += 1
+            else:
+                inner.err = P_WIRETYPE
+                inner.err_value = wire
+                inner.err_where = W_VALUES
+                break
+        elif field == 2 or field == 3:
+            if wire == 2:
+                if not read_len(&inner, &s, &n, W_KEYS if field == 2 else W_SHAPE):
+                    break
+            elif wire == 0:
+                s = inner.p
+                if not skip_field(&inner, 0, W_KEYS if field == 2 else W_SHAPE):
+                    break
+                n = inner.p - s
+            else:
+                inner.err = P_WIRETYPE
+                inner.err_value = wire
+                inner.err_where = W_KEYS if field == 2 else W_SHAPE
+                break
+            if field == 2:
+                if not count_varints(&inner, s, s + n, &t.nkeys, &t.max_key, &v, W_KEYS):
+                    break
+            else:
+                ignored = 0
+                if not count_varints(&inner, s, s + n, &t.nshape, &ignored, &t.shape0, W_SHAPE):
+                    break
+        elif not skip_field(&inner, wire, W_TENSOR):
+            break
+    if inner.err != P_OK:
+        c.err = inner.err
+        c.err_value = inner.err_value
+        c.err_where = inner.err_where
+        return False
+    return True
+
+
+# Parses one map entry; sets *tensor when its key is "values" (other keys are ignored, as the
+# algorithms ignore them). Returns False on a malformed entry.
+cdef bint parse_entry(Cursor* c, const uint8_t* msg, Py_ssize_t msg_len, Tensor* tensor, bint* found) noexcept nogil:
+    cdef Cursor e, v
+    cdef uint64_t field
+    cdef int wire
+    cdef const uint8_t* key = NULL
+    cdef const uint8_t* value = NULL
+    cdef const uint8_t* s
+    cdef Py_ssize_t key_len = 0, value_len = 0, n
+    cdef int kind = KIND_NONE
+    cdef const uint8_t* tmsg = NULL
+    cdef Py_ssize_t tlen = 0
+    e.p = msg
+    e.end = msg + msg_len
+    e.err = P_OK
+    while e.p < e.end:
+        if not read_tag(&e, &field, &wire, W_ENTRY):
+            break
+        if field == 1 or field == 2:
+            if wire != 2:
+                e.err = P_WIRETYPE
+                e.err_value = wire
+                e.err_where = W_ENTRY
+                break
+            if field == 1:
+                if not read_len(&e, &key, &key_len, W_ENTRY):
+                    break
+            else:
+                if not read_len(&e, &value, &value_len, W_ENTRY):
+                    break
+        elif not skip_field(&e, wire, W_ENTRY):
+            break
+    if e.err != P_OK:
+        c.err = e.err
+        c.err_value = e.err_value
+        c.err_where = e.err_where
+        return False
+    if key_len != 6 or key == NULL or memcmp_values(key) != 0:
+        return True
+    # Parse the Value: the last oneof member seen wins, as in protobuf.
+    v.p = value
+    v.end = value + value_len
+    v.err = P_OK
+    while v.p < v.end:
+        if not read_tag(&v, &field, &wire, W_VALUE):
+            break
+        if field == KIND_F32 or field == KIND_F64 or field == KIND_I32 or field == KIND_BYTES:
+            if wire != 2:
+                v.err = P_WIRETYPE
+                v.err_value = wire
+                v.err_where = W_VALUE
+                break
+            if not read_len(&v, &s, &n, W_VALUE):
+                break
+            kind = <int>field
+            tmsg = s
+            tlen = n
+        elif not skip_field(&v, wire, W_VALUE):
+            break
+    if v.err != P_OK:
+        c.err = v.err
+        c.err_value = v.err_value
+        c.err_where = v.err_where
+        return False
+    tensor.kind = kind
+    tensor.msg = tmsg
+    tensor.msg_len = tlen
+    found[0] = True
+    if kind == KIND_F32 or kind == KIND_F64 or kind == KIND_I32:
+        return scan_tensor(c, tensor)
+    return True
+
+
+cdef inline int memcmp_values(const uint8_t* key) noexcept nogil:
+    cdef const char* want = b"values"
+    cdef int i
+    for i in range(6):
+        if key[i] != <uint8_t>want[i]:
+            return 1
+    return 0
+
+
+cdef bint parse_record(Cursor* c, const uint8_t* payload, Py_ssize_t length, Parsed* out) noexcept nogil:
+    cdef uint64_t field
+    cdef int wire
+    cdef const uint8_t* s
+    cdef Py_ssize_t n
+    c.p = payload
+    c.end = payload + length
+    c.err = P_OK
+    out.has_features = False
+    out.has_label = False
+    out.features.kind = KIND_NONE
+    out.label.kind = KIND_NONE
+    while c.p < c.end:
+        if not read_tag(c, &field, &wire, W_RECORD):
+            return False
+        if field == 1 or field == 2:
+            if wire != 2:
+                c.err = P_WIRETYPE
+                c.err_value = wire
+                c.err_where = W_RECORD
+                return False
+            if not read_len(c, &s, &n, W_RECORD):
+                return False
+            if field == 1:
+                if not parse_entry(c, s, n, &out.features, &out.has_features):
+                    return False
+            else:
+                if not parse_entry(c, s, n, &out.label, &out.has_label):
+                    return False
+        elif field <= 5 and wire != 2:
+            c.err = P_WIRETYPE
+            c.err_value = wire
+            c.err_where = W_RECORD
+            return False
+        elif not skip_field(c, wire, W_RECORD):
+            return False
+    return True
+
+
+cdef dict KIND_NAMES = {KIND_NONE: "no tensor", KIND_F32: "float32", KIND_F64: "float64",
+                        KIND_I32: "int32", KIND_BYTES: "bytes"}
+
+
+cdef str check_parsed(Parsed* r):
+    """Semantic checks that need no data pass; returns an error message or None. Sets sparse/width."""
+    cdef Tensor* f = &r.features
+    if not r.has_features:
+        return 'the record has no features["values"]'
+    if f.kind == KIND_BYTES:
+        return 'features["values"] holds a Bytes value, which cannot be converted to a numeric array'
+    if f.kind == KIND_NONE:
+        return 'features["values"] holds no tensor'
+    if f.nshape > 1:
+        return f'features["values"] has a {f.nshape}-dimensional shape; only vectors (shape [width]) are supported'
+    if f.nkeys:
+        if f.nshape != 1:
+            return f'features["values"] has {f.nkeys} keys but no shape; a sparse tensor needs shape [width]'
+        if f.nkeys != f.nvalues:
+            return f'features["values"] has {f.nkeys} keys but {f.nvalues} values'
+        if f.max_key >= f.shape0:
+            return f'features["values"] has key {f.max_key} outside its shape [{f.shape0}]'
+        r.sparse = True
+    elif f.nshape == 1 and f.nvalues == 0:
+        r.sparse = True  # an all-zero sparse row
+    elif f.nshape == 1 and <uint64_t>f.nvalues != f.shape0:
+        return f'features["values"] is dense with {f.nvalues} values but its shape says {f.shape0}'
+    else:
+        r.sparse = False
+    if r.sparse and f.shape0 > 0x7FFFFFFF:
+        return f'features["values"] has shape [{f.shape0}]; widths above 2**31 - 1 are not supported'
+    r.width = <Py_ssize_t>f.shape0 if r.sparse else f.nvalues
+    if r.has_label:
+        if r.label.kind == KIND_BYTES or r.label.kind == KIND_NONE:
+            return f'label["values"] holds {KIND_NAMES[r.label.kind]}, not a numeric tensor'
+        if r.label.nvalues != 1 or r.label.nkeys:
+            return f'label["values"] must hold exactly one value, not {r.label.nvalues}'
+    return None
+
+
+# Pass two: copy values (converted to the output type) and keys.
+ctypedef fused out_t:
+    float
+    double
+    int32_t
+
+
+cdef inline Py_ssize_t fill_values(const Tensor* t, out_t* out, Py_ssize_t stride, Py_ssize_t width) noexcept nogil:
+    """Writes the tensor's values to out[0], out[stride], ...; returns how many it wrote."""
+    cdef Cursor c
+    cdef uint64_t field, v
+    cdef int wire
+    cdef const uint8_t* s
+    cdef const uint8_t* e
+    cdef Py_ssize_t n, i = 0, j
+    cdef float f
+    cdef double d
+    c.p = t.msg
+    c.end = t.msg + t.msg_len
+    c.err = P_OK
+    while c.p < c.end:
+        read_tag(&c, &field, &wire, W_TENSOR)
+        if field != 1:
+            skip_field(&c, wire, W_TENSOR)
+            continue
+        if wire == 2:
+            read_len(&c, &s, &n, W_VALUES)
+            e = s + n
+        else:
+            s = c.p
+            skip_field(&c, wire, W_VALUES)
+            e = c.p
+        if t.kind == KIND_F32:
+            if out_t is float and stride == 1:
+                memcpy(out + i, s, e - s)
+                i += (e - s) // 4
+            else:
+                while s < e:
+                    memcpy(&f, s, 4)
+                    out[i * stride] = <out_t>f
+                    s += 4
+                    i += 1
+        elif t.kind == KIND_F64:
+            if out_t is double and stride == 1:
+                memcpy(out + i, s, e - s)
+                i += (e - s) // 8
+            else:
+                while s < e:
+                    memcpy(&d, s, 8)
+                    out[i * stride] = <out_t>d
+                    s += 8
+                    i += 1
+        else:
+            while s < e:
+                s = get_varint(s, e, &v)
+                out[i * stride] = <out_t>(<int32_t>v)
+                i += 1
+    return i
+
+
+cdef inline void fill_keys(const Tensor* t, int32_t* out) noexcept nogil:
+    cdef Cursor c
+    cdef uint64_t field, v
+    cdef int wire
+    cdef const uint8_t* s
+    cdef const uint8_t* e
+    cdef Py_ssize_t n, i = 0
+    c.p = t.msg
+    c.end = t.msg + t.msg_len
+    c.err = P_OK
+    while c.p < c.end:
+        read_tag(&c, &field, &wire, W_TENSOR)
+        if field != 2:
+            skip_field(&c, wire, W_TENSOR)
+            continue
+        if wire == 2:
+            read_len(&c, &s, &n, W_KEYS)
+            e = s + n
+        else:
+            s = c.p
+            skip_field(&c, wire, W_KEYS)
+            e = c.p
+        while s < e:
+            s = get_varint(s, e, &v)
+            out[i] = <int32_t>v
+            i += 1
+
+
+cdef class DecodedIndex:
+    """Pass one over a buffer: framing plus parsed, validated records, ready to fill arrays."""
+    cdef vector[Parsed] records
+    cdef vector[Frame] frames
+    cdef list joined
+    cdef object owner
+    cdef public object feature_kinds
+    cdef public object label_kinds
+    cdef public Py_ssize_t width
+    cdef public Py_ssize_t nnz
+    cdef public bint any_sparse
+    cdef public bint has_labels
+
+
+def index_records(data, Py_ssize_t base_offset=0, Py_ssize_t base_record=0):
+    """Frame, parse and validate every record in ``data``; raise RecordIOError on the first problem."""
+    cdef DecodedIndex idx = DecodedIndex()
+    cdef const uint8_t[::1] view = _as_bytes_view(data)
+    cdef Py_ssize_t size = view.shape[0], i, nrec
+    cdef const uint8_t* buf = &view[0] if size else NULL
+    cdef const uint8_t* payload
+    cdef const uint8_t[::1] jview
+    cdef Cursor cur
+    cdef Parsed* r
+    cdef Py_ssize_t width = -1, nnz = 0
+    cdef bint ok
+    cdef int fkinds = 0, lkinds = 0
+    cdef int labelled = -1
+    idx.joined = []
+    idx.owner = view
+    scan_frames(buf, size, -1, &idx.frames, idx.joined, base_offset, base_record)
+    nrec = idx.frames.size()
+    idx.records.resize(nrec)
+    for i in range(nrec):
+        if idx.frames[i].joined >= 0:
+            jview = idx.joined[idx.frames[i].joined]
+            payload = &jview[0]
+        else:
+            payload = buf + idx.frames[i].start
+        r = &idx.records[i]
+        with nogil:
+            ok = parse_record(&cur, payload, idx.frames[i].length, r)
+        if not ok:
+            raise RecordIOError(
+                PARSE_ERRORS[cur.err].format(field=WHERE_NAMES[cur.err_where], value=cur.err_value),
+                base_record + i, base_offset + idx.frames[i].offset)
+        problem = check_parsed(r)
+        if problem is None:
+            if width < 0:
+                width = r.width
+            elif r.width != width:
+                problem = (f"row width {r.width} differs from the width {width} of the records before it"
+                           " (every record in one data set must have the same number of features)")
+            elif labelled >= 0 and labelled != r.has_label:
+                problem = ("this record has a label but the records before it do not" if r.has_label else
+                           "this record has no label but the records before it do")
+        if problem is not None:
+            raise RecordIOError(problem, base_record + i, base_offset + idx.frames[i].offset)
+        labelled = r.has_label
+        fkinds |= 1 << r.features.kind
+        if r.has_label:
+            lkinds |= 1 << r.label.kind
+        nnz += r.features.nvalues
+        if r.sparse:
+            idx.any_sparse = True
+    idx.width = max(width, 0)
+    idx.nnz = nnz
+    idx.has_labels = labelled == 1
+    idx.feature_kinds = [k for k in (KIND_F32, KIND_F64, KIND_I32) if fkinds & (1 << k)]
+    idx.label_kinds = [k for k in (KIND_F32, KIND_F64, KIND_I32) if lkinds & (1 << k)]
+    return idx
+
+
+def num_records(DecodedIndex idx):
+    return idx.records.size()
+
+
+cdef void fill_dense_impl(DecodedIndex idx, out_t[:, ::1] out) noexcept nogil:
+    cdef Py_ssize_t i, j, k, width = out.shape[1]
+    cdef Parsed* r
+    cdef int32_t key
+    for i in range(<Py_ssize_t>idx.records.size()):
+        r = &idx.records[i]
+        if width == 0:
+            continue
+        if not r.sparse:
+            fill_values(&r.features, &out[i, 0], 1, width)
+        # Sparse rows in a dense result are filled by fill_sparse_into_dense.
+
+
+def fill_dense(DecodedIndex idx, out_t[:, ::1] out):
+    """Fill a zeroed (nrows, width) array from the indexed records."""
+    with nogil:
+        fill_dense_impl(idx, out)
+    if idx.any_sparse:
+        _fill_sparse_into_dense(idx, out)
+
+
+cdef void _fill_sparse_into_dense(DecodedIndex idx, out_t[:, ::1] out):
+    cdef Py_ssize_t i, j, n
+    cdef Parsed* r
+    cdef vector[int32_t] keys
+    cdef vector[double] vals
+    with nogil:
+        for i in range(<Py_ssize_t>idx.records.size()):
+            r = &idx.records[i]
+            if not r.sparse or r.features.nvalues == 0:
+                continue
+            n = r.features.nvalues
+            keys.resize(n)
+            vals.resize(n)
+            fill_keys(&r.features, keys.data())
+            fill_values(&r.features, vals.data(), 1, n)
+            for j in range(n):
+                # Duplicate keys add up, as they do in scipy's CSR-to-dense conversion.
+                out[i, keys[j]] += <out_t>vals[j]
+
+
+def fill_csr(DecodedIndex idx, out_t[::1] data, int32_t[::1] indices, int64_t[::1] indptr):
+    """Fill CSR arrays (data/indices of length nnz, indptr of length nrows+1)."""
+    cdef Py_ssize_t i, j, pos = 0, n
+    cdef Parsed* r
+    with nogil:
+        indptr[0] = 0
+        for i in range(<Py_ssize_t>idx.records.size()):
+            r = &idx.records[i]
+            n = r.features.nvalues
+            if n:
+                fill_values(&r.features, &data[pos], 1, n)
+                if r.sparse:
+                    fill_keys(&r.features, &indices[pos])
+                else:
+                    for j in range(n):
+                        indices[pos + j] = <int32_t>j
+            pos += n
+            indptr[i + 1] = pos
+
+
+def fill_labels(DecodedIndex idx, out_t[::1] out):
+    cdef Py_ssize_t i
+    with nogil:
+        for i in range(<Py_ssize_t>idx.records.size()):
+            fill_values(&idx.records[i].label, &out[i], 1, 1)
+
+
+def count_sparse(DecodedIndex idx):
+    """How many of the indexed records are sparse."""
+    cdef Py_ssize_t i, n = 0
+    for i in range(<Py_ssize_t>idx.records.size()):
+        n += idx.records[i].sparse
+    return n
