@@ -10,7 +10,7 @@ functions that work on whole arrays and buffers, and a streaming reader for data
 (3, 3)
 """
 
-from .codec import RecordIOError, UnsupportedDtypeError, decode, encode_dense, encode_sparse
+from .codec import RecordIOError, UnsupportedDtypeError, decode, encode_dense, encode_sparse, record_offsets
 from .files import (
     frame_payloads,
     read_records,
@@ -35,6 +35,7 @@ __all__ = [
     "read_manifest",
     "read_records",
     "read_recordio",
+    "record_offsets",
     "resolve_sources",
     "write_atomic",
     "write_numpy_to_dense_tensor",

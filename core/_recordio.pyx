@@ -42,11 +42,12 @@ class RecordIOError(ValueError):
     """A RecordIO-protobuf buffer or file is malformed.
 
     ``record`` is the 0-based index of the offending record and ``offset`` the byte offset of its
-    header (counted from the start of the file or buffer) when they are known.
+    header (counted from the start of the file or buffer) when they are known, and ``source`` the
+    file it came from.
     """
 
-    def __init__(self, message, record=None, offset=None):
-        where = []
+    def __init__(self, message, record=None, offset=None, source=None):
+        where = [str(source)] if source is not None else []
         if record is not None:
             where.append(f"record {record}")
         if offset is not None:
@@ -56,6 +57,7 @@ class RecordIOError(ValueError):
         self.reason = message
         self.record = record
         self.offset = offset
+        self.source = source
 
 
 # --------------------------------------------------------------------------------------------
@@ -539,7 +541,7 @@ def record_offsets(data):
     return [frames[i].offset for i in range(frames.size())]
 
 
-def find_batch_end(data, Py_ssize_t start, Py_ssize_t max_records):
+def find_batch_end(data, Py_ssize_t start, Py_ssize_t max_records, Py_ssize_t base_record=0):
     """Return (end, count): the byte position after the next ``max_records`` records from ``start``.
 
     Only headers are read, so this indexes a memory-mapped file without touching the payloads.
@@ -549,7 +551,7 @@ def find_batch_end(data, Py_ssize_t start, Py_ssize_t max_records):
     cdef Py_ssize_t size = view.shape[0]
     if start > size:
         raise ValueError("start is past the end of the data")
-    end = scan_frames((&view[0] if size else NULL) + start, size - start, max_records, &frames, [], start, 0)
+    end = scan_frames((&view[0] if size else NULL) + start, size - start, max_records, &frames, [], start, base_record)
     return start + end, <Py_ssize_t>frames.size()
 
 

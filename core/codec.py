@@ -142,6 +142,11 @@ def _check_csr(data, indices, indptr, nrows, ncols) -> None:
             raise ValueError(f"the CSR matrix has column index {indices[bad]} in row {row}, outside [0, {ncols})")
 
 
+def record_offsets(data: BytesLike) -> list:
+    """Byte offset of each record's header in ``data`` (split records count once); reads headers only."""
+    return _rec.record_offsets(data)
+
+
 def _result_dtype(kinds) -> np.dtype:
     if not kinds:
         return np.dtype(np.float32)

@@ -100,11 +100,11 @@ def iter_file_batches(path: PathLike, batch_size: int, first_batch: Optional[int
             pos, record, want = 0, 0, first_batch or batch_size
             while pos < size:
                 try:
-                    end, count = _rec.find_batch_end(mapped, pos, want)
+                    end, count = _rec.find_batch_end(mapped, pos, want, record)
                     # Decode a copy of the batch: it is small, and no view into the map outlives it.
                     features, labels = decode(mapped[pos:end], base_offset=pos, base_record=record)
                 except RecordIOError as exc:
-                    raise RecordIOError(f"{path}: {exc.reason}", exc.record, exc.offset) from None
+                    raise RecordIOError(exc.reason, exc.record, exc.offset, source=path) from None
                 yield features, labels
                 pos, record, want = end, record + count, batch_size
 
@@ -132,7 +132,7 @@ def iter_batches(source, batch_size: int, *, sparse: bool = True) -> Iterator[Ba
             elif features.shape[1] != width or (labels is not None) != labelled:
                 what = (f"width {features.shape[1]} differs from {width}" if features.shape[1] != width
                         else "labels are present in some files and absent in others")
-                raise RecordIOError(f"{path}: {what} in the files before it")
+                raise RecordIOError(f"{what} in the files before it", source=path)
             features = _as_layout(features, sparse)
             pending.append((features, labels))
             rows += features.shape[0]
