@@ -14,7 +14,36 @@ from libc.string cimport memcpy
 from libcpp.vector cimport vector
 from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_FromStringAndSize
 
-import numpy as np
+cdef extern from *:
+    """
+    #if defined(__linux__)
+    #include <sys/mman.h>
+    #endif
+    #include <stdint.h>
+    /* Ask for transparent huge pages on a large fresh output buffer. Page faults, not copying,
+       dominate writing tens of MB into new memory: 2 MiB pages cut them 512-fold (numpy does the
+       same for its large arrays). A no-op where the kernel or platform lacks it. */
+    static void ntm_advise_hugepages(void *p, size_t n) {
+    #if defined(__linux__) && defined(MADV_HUGEPAGE)
+        const uintptr_t huge = (uintptr_t)1 << 21;
+        uintptr_t start = ((uintptr_t)p + huge - 1) & ~(huge - 1);
+        uintptr_t end = ((uintptr_t)p + n) & ~(huge - 1);
+        if (n >= ((size_t)4 << 20) && end > start) {
+            madvise((void *)start, end - start, MADV_HUGEPAGE);
+        }
+    #else
+        (void)p; (void)n;
+    #endif
+    }
+    """
+    void ntm_advise_hugepages(void* p, size_t n) nogil
+
+
+cdef object new_output(Py_ssize_t size):
+    """A fresh, uninitialised bytes object of ``size`` bytes for a kernel to fill."""
+    out = PyBytes_FromStringAndSize(NULL, size)
+    ntm_advise_hugepages(PyBytes_AS_STRING(out), size)
+    return out
 
 # Tensor kinds; the numbers are the `Value` oneof field numbers.
 DEF KIND_NONE = 0
@@ -275,7 +304,7 @@ def encode_dense_rows(const value_t[:, ::1] array, int label_kind=KIND_NONE, con
     for i in range(nrows):
         _check_record_size(payloads[i], i)
 
-    out = PyBytes_FromStringAndSize(NULL, total)
+    out = new_output(total)
     p = <uint8_t*>PyBytes_AS_STRING(out)
     tag = value_tag(base)
     with nogil:
@@ -337,7 +366,7 @@ def encode_csr_rows(const value_t[::1] data, const index_t[::1] indices, const i
     for i in range(nrows):
         _check_record_size(payloads[i], i)
 
-    out = PyBytes_FromStringAndSize(NULL, total)
+    out = new_output(total)
     p = <uint8_t*>PyBytes_AS_STRING(out)
     tag = value_tag(vals)
     with nogil:
@@ -382,7 +411,7 @@ def frame_payloads(payloads):
         n = len(payload)
         _check_record_size(n, i)
         total += framed_size(n)
-    out = PyBytes_FromStringAndSize(NULL, total)
+    out = new_output(total)
     p = <uint8_t*>PyBytes_AS_STRING(out)
     for payload in payloads:
         view = memoryview(payload).cast("B")
@@ -580,7 +609,13 @@ cdef struct Tensor:
     Py_ssize_t nkeys
     Py_ssize_t nshape
     uint64_t shape0
-    uint64_t max_key
+    # The common layout (at most one packed chunk of values and of keys) is remembered here so pass
+    # two copies straight from it; anything else (`simple` false) is re-walked field by field.
+    bint simple
+    const uint8_t* values
+    Py_ssize_t values_len
+    const uint8_t* keys
+    Py_ssize_t keys_len
 
 cdef struct Parsed:
     Tensor features
@@ -702,6 +737,13 @@ cdef inline bint count_varints(Cursor* c, const uint8_t* p, const uint8_t* end, 
     return True
 
 
+cdef inline Py_ssize_t count_terminators(const uint8_t* p, Py_ssize_t n) noexcept nogil:
+    cdef Py_ssize_t i, count = 0
+    for i in range(n):
+        count += p[i] < 0x80
+    return count
+
+
 cdef inline int fixed_width(int kind) noexcept nogil:
     if kind == KIND_F32:
         return 4
@@ -720,17 +762,25 @@ cdef bint scan_tensor(Cursor* c, Tensor* t) noexcept nogil:
     inner.p = t.msg
     inner.end = t.msg + t.msg_len
     inner.err = P_OK
+    cdef int value_chunks = 0, key_chunks = 0
     t.nvalues = 0
     t.nkeys = 0
     t.nshape = 0
-    t.max_key = 0
+    t.simple = True
+    t.values = NULL
+    t.values_len = 0
+    t.keys = NULL
+    t.keys_len = 0
     while inner.p < inner.end:
         if not read_tag(&inner, &field, &wire, W_TENSOR):
             break
         if field == 1:
+            value_chunks += 1
             if wire == 2:
                 if not read_len(&inner, &s, &n, W_VALUES):
                     break
+                t.values = s
+                t.values_len = n
                 if width:
                     if n % width:
                         inner.err = P_BAD_PACKED
@@ -744,6 +794,7 @@ cdef bint scan_tensor(Cursor* c, Tensor* t) noexcept nogil:
                 if not skip_field(&inner, wire, W_VALUES):
                     break
                 t.nvalues += 1
+                t.simple = False
             else:
                 inner.err = P_WIRETYPE
                 inner.err_value = wire
@@ -764,8 +815,17 @@ cdef bint scan_tensor(Cursor* c, Tensor* t) noexcept nogil:
                 inner.err_where = W_KEYS if field == 2 else W_SHAPE
                 break
             if field == 2:
-                if not count_varints(&inner, s, s + n, &t.nkeys, &t.max_key, &v, W_KEYS):
+                key_chunks += 1
+                t.keys = s
+                t.keys_len = n
+                t.simple = t.simple and wire == 2
+                # Count keys by their terminating bytes (vectorisable); pass two decodes them and
+                # checks their range and form, so each key is decoded once.
+                if n and s[n - 1] >= 0x80:
+                    inner.err = P_TRUNC
+                    inner.err_where = W_KEYS
                     break
+                t.nkeys += count_terminators(s, n)
             else:
                 ignored = 0
                 if not count_varints(&inner, s, s + n, &t.nshape, &ignored, &t.shape0, W_SHAPE):
@@ -777,6 +837,7 @@ cdef bint scan_tensor(Cursor* c, Tensor* t) noexcept nogil:
         c.err_value = inner.err_value
         c.err_where = inner.err_where
         return False
+    t.simple = t.simple and value_chunks <= 1 and key_chunks <= 1
     return True
 
 
@@ -906,40 +967,85 @@ cdef dict KIND_NAMES = {KIND_NONE: "no tensor", KIND_F32: "float32", KIND_F64: "
                         KIND_I32: "int32", KIND_BYTES: "bytes"}
 
 
-cdef str check_parsed(Parsed* r):
-    """Semantic checks that need no data pass; returns an error message or None. Sets sparse/width."""
+# Semantic problems found after parsing; codes so the check runs without the GIL.
+DEF C_OK = 0
+DEF C_NO_FEATURES = 1
+DEF C_BYTES = 2
+DEF C_NO_TENSOR = 3
+DEF C_RANK = 4
+DEF C_KEYS_NO_SHAPE = 5
+DEF C_KEYS_VALUES = 6
+DEF C_DENSE_SHAPE = 8
+DEF C_WIDTH_LIMIT = 9
+DEF C_LABEL_TYPE = 10
+DEF C_LABEL_COUNT = 11
+DEF C_WIDTH_MISMATCH = 12
+DEF C_LABEL_MISSING = 13
+DEF C_LABEL_EXTRA = 14
+
+
+cdef int check_parsed(Parsed* r) noexcept nogil:
+    """Checks that need no data pass; sets sparse/width. Returns a C_* code."""
     cdef Tensor* f = &r.features
     if not r.has_features:
-        return 'the record has no features["values"]'
+        return C_NO_FEATURES
     if f.kind == KIND_BYTES:
-        return 'features["values"] holds a Bytes value, which cannot be converted to a numeric array'
+        return C_BYTES
     if f.kind == KIND_NONE:
-        return 'features["values"] holds no tensor'
+        return C_NO_TENSOR
     if f.nshape > 1:
-        return f'features["values"] has a {f.nshape}-dimensional shape; only vectors (shape [width]) are supported'
+        return C_RANK
     if f.nkeys:
         if f.nshape != 1:
-            return f'features["values"] has {f.nkeys} keys but no shape; a sparse tensor needs shape [width]'
+            return C_KEYS_NO_SHAPE
         if f.nkeys != f.nvalues:
-            return f'features["values"] has {f.nkeys} keys but {f.nvalues} values'
-        if f.max_key >= f.shape0:
-            return f'features["values"] has key {f.max_key} outside its shape [{f.shape0}]'
+            return C_KEYS_VALUES
         r.sparse = True
     elif f.nshape == 1 and f.nvalues == 0:
         r.sparse = True  # an all-zero sparse row
     elif f.nshape == 1 and <uint64_t>f.nvalues != f.shape0:
-        return f'features["values"] is dense with {f.nvalues} values but its shape says {f.shape0}'
+        return C_DENSE_SHAPE
     else:
         r.sparse = False
     if r.sparse and f.shape0 > 0x7FFFFFFF:
-        return f'features["values"] has shape [{f.shape0}]; widths above 2**31 - 1 are not supported'
+        return C_WIDTH_LIMIT
     r.width = <Py_ssize_t>f.shape0 if r.sparse else f.nvalues
     if r.has_label:
         if r.label.kind == KIND_BYTES or r.label.kind == KIND_NONE:
-            return f'label["values"] holds {KIND_NAMES[r.label.kind]}, not a numeric tensor'
+            return C_LABEL_TYPE
         if r.label.nvalues != 1 or r.label.nkeys:
-            return f'label["values"] must hold exactly one value, not {r.label.nvalues}'
-    return None
+            return C_LABEL_COUNT
+    return C_OK
+
+
+cdef str describe_problem(int code, Parsed* r, Py_ssize_t width):
+    cdef Tensor* f = &r.features
+    if code == C_NO_FEATURES:
+        return 'the record has no features["values"]'
+    if code == C_BYTES:
+        return 'features["values"] holds a Bytes value, which cannot be converted to a numeric array'
+    if code == C_NO_TENSOR:
+        return 'features["values"] holds no tensor'
+    if code == C_RANK:
+        return f'features["values"] has a {f.nshape}-dimensional shape; only vectors (shape [width]) are supported'
+    if code == C_KEYS_NO_SHAPE:
+        return f'features["values"] has {f.nkeys} keys but no shape; a sparse tensor needs shape [width]'
+    if code == C_KEYS_VALUES:
+        return f'features["values"] has {f.nkeys} keys but {f.nvalues} values'
+    if code == C_DENSE_SHAPE:
+        return f'features["values"] is dense with {f.nvalues} values but its shape says {f.shape0}'
+    if code == C_WIDTH_LIMIT:
+        return f'features["values"] has shape [{f.shape0}]; widths above 2**31 - 1 are not supported'
+    if code == C_LABEL_TYPE:
+        return f'label["values"] holds {KIND_NAMES[r.label.kind]}, not a numeric tensor'
+    if code == C_LABEL_COUNT:
+        return f'label["values"] must hold exactly one value, not {r.label.nvalues}'
+    if code == C_WIDTH_MISMATCH:
+        return (f"row width {r.width} differs from the width {width} of the records before it"
+                " (every record in one data set must have the same number of features)")
+    if code == C_LABEL_MISSING:
+        return "this record has no label but the records before it do"
+    return "this record has a label but the records before it do not"
 
 
 # Pass two: copy values (converted to the output type) and keys.
@@ -949,16 +1055,49 @@ ctypedef fused out_t:
     int32_t
 
 
-cdef inline Py_ssize_t fill_values(const Tensor* t, out_t* out, Py_ssize_t stride, Py_ssize_t width) noexcept nogil:
-    """Writes the tensor's values to out[0], out[stride], ...; returns how many it wrote."""
-    cdef Cursor c
-    cdef uint64_t field, v
-    cdef int wire
-    cdef const uint8_t* s
-    cdef const uint8_t* e
-    cdef Py_ssize_t n, i = 0, j
+cdef inline Py_ssize_t convert_values(int kind, const uint8_t* s, const uint8_t* e, out_t* out) noexcept nogil:
+    """Converts the packed values in [s, e) into out; returns how many."""
+    cdef Py_ssize_t i = 0
+    cdef uint64_t v
     cdef float f
     cdef double d
+    if kind == KIND_F32:
+        if out_t is float:
+            memcpy(out, s, e - s)
+            return (e - s) // 4
+        while s < e:
+            memcpy(&f, s, 4)
+            out[i] = <out_t>f
+            s += 4
+            i += 1
+    elif kind == KIND_F64:
+        if out_t is double:
+            memcpy(out, s, e - s)
+            return (e - s) // 8
+        while s < e:
+            memcpy(&d, s, 8)
+            out[i] = <out_t>d
+            s += 8
+            i += 1
+    else:
+        while s < e:
+            s = get_varint(s, e, &v)  # validated in pass one
+            out[i] = <out_t>(<int32_t>v)
+            i += 1
+    return i
+
+
+cdef inline Py_ssize_t fill_values(const Tensor* t, out_t* out) noexcept nogil:
+    """Writes the tensor's values to out; returns how many it wrote."""
+    cdef Cursor c
+    cdef uint64_t field
+    cdef int wire
+    cdef const uint8_t* s
+    cdef Py_ssize_t n, i = 0
+    if t.simple:
+        if t.values == NULL:
+            return 0
+        return convert_values(t.kind, t.values, t.values + t.values_len, out)
     c.p = t.msg
     c.end = t.msg + t.msg_len
     c.err = P_OK
@@ -969,46 +1108,49 @@ cdef inline Py_ssize_t fill_values(const Tensor* t, out_t* out, Py_ssize_t strid
             continue
         if wire == 2:
             read_len(&c, &s, &n, W_VALUES)
-            e = s + n
+            i += convert_values(t.kind, s, s + n, out + i)
         else:
             s = c.p
             skip_field(&c, wire, W_VALUES)
-            e = c.p
-        if t.kind == KIND_F32:
-            if out_t is float and stride == 1:
-                memcpy(out + i, s, e - s)
-                i += (e - s) // 4
-            else:
-                while s < e:
-                    memcpy(&f, s, 4)
-                    out[i * stride] = <out_t>f
-                    s += 4
-                    i += 1
-        elif t.kind == KIND_F64:
-            if out_t is double and stride == 1:
-                memcpy(out + i, s, e - s)
-                i += (e - s) // 8
-            else:
-                while s < e:
-                    memcpy(&d, s, 8)
-                    out[i * stride] = <out_t>d
-                    s += 8
-                    i += 1
-        else:
-            while s < e:
-                s = get_varint(s, e, &v)
-                out[i * stride] = <out_t>(<int32_t>v)
-                i += 1
+            i += convert_values(t.kind, s, c.p, out + i)
     return i
 
 
-cdef inline void fill_keys(const Tensor* t, int32_t* out) noexcept nogil:
+cdef inline Py_ssize_t decode_keys(const uint8_t* s, const uint8_t* e, int32_t* out, uint64_t limit,
+                                   uint64_t* bad) noexcept nogil:
+    """Decodes keys in [s, e) into out; returns how many, or -1 (setting *bad) on a key outside
+    [0, limit) or a malformed varint (*bad = 2**64 - 1)."""
+    cdef uint64_t v
+    cdef Py_ssize_t n = 0
+    while s < e:
+        if s[0] < 0x80:
+            v = s[0]
+            s += 1
+        elif s + 1 < e and s[1] < 0x80:
+            v = (s[0] & 0x7F) | (<uint64_t>s[1] << 7)
+            s += 2
+        else:
+            s = get_varint(s, e, &v)
+            if s == NULL:
+                bad[0] = <uint64_t>-1
+                return -1
+        if v >= limit:
+            bad[0] = v
+            return -1
+        out[n] = <int32_t>v
+        n += 1
+    return n
+
+
+cdef inline bint fill_keys(const Tensor* t, int32_t* out, uint64_t* bad) noexcept nogil:
+    """Decodes the keys into out; False (with *bad set, see decode_keys) on a bad key."""
     cdef Cursor c
-    cdef uint64_t field, v
+    cdef uint64_t field
     cdef int wire
     cdef const uint8_t* s
-    cdef const uint8_t* e
-    cdef Py_ssize_t n, i = 0
+    cdef Py_ssize_t n
+    if t.simple:
+        return t.keys == NULL or decode_keys(t.keys, t.keys + t.keys_len, out, t.shape0, bad) >= 0
     c.p = t.msg
     c.end = t.msg + t.msg_len
     c.err = P_OK
@@ -1019,15 +1161,15 @@ cdef inline void fill_keys(const Tensor* t, int32_t* out) noexcept nogil:
             continue
         if wire == 2:
             read_len(&c, &s, &n, W_KEYS)
-            e = s + n
         else:
             s = c.p
             skip_field(&c, wire, W_KEYS)
-            e = c.p
-        while s < e:
-            s = get_varint(s, e, &v)
-            out[i] = <int32_t>v
-            i += 1
+            n = c.p - s
+        n = decode_keys(s, s + n, out, t.shape0, bad)
+        if n < 0:
+            return False
+        out += n
+    return True
 
 
 cdef class DecodedIndex:
@@ -1042,6 +1184,8 @@ cdef class DecodedIndex:
     cdef public Py_ssize_t nnz
     cdef public bint any_sparse
     cdef public bint has_labels
+    cdef Py_ssize_t base_offset
+    cdef Py_ssize_t base_record
 
 
 def index_records(data, Py_ssize_t base_offset=0, Py_ssize_t base_record=0):
@@ -1055,46 +1199,54 @@ def index_records(data, Py_ssize_t base_offset=0, Py_ssize_t base_record=0):
     cdef Cursor cur
     cdef Parsed* r
     cdef Py_ssize_t width = -1, nnz = 0
-    cdef bint ok
-    cdef int fkinds = 0, lkinds = 0
+    cdef int fkinds = 0, lkinds = 0, code = C_OK
     cdef int labelled = -1
+    cdef bint any_sparse = False
+    cdef vector[const uint8_t*] payloads
     idx.joined = []
     idx.owner = view
+    idx.base_offset = base_offset
+    idx.base_record = base_record
     scan_frames(buf, size, -1, &idx.frames, idx.joined, base_offset, base_record)
     nrec = idx.frames.size()
     idx.records.resize(nrec)
+    payloads.resize(nrec)
     for i in range(nrec):
         if idx.frames[i].joined >= 0:
             jview = idx.joined[idx.frames[i].joined]
-            payload = &jview[0]
+            payloads[i] = &jview[0]
         else:
-            payload = buf + idx.frames[i].start
-        r = &idx.records[i]
-        with nogil:
-            ok = parse_record(&cur, payload, idx.frames[i].length, r)
-        if not ok:
-            raise RecordIOError(
-                PARSE_ERRORS[cur.err].format(field=WHERE_NAMES[cur.err_where], value=cur.err_value),
-                base_record + i, base_offset + idx.frames[i].offset)
-        problem = check_parsed(r)
-        if problem is None:
-            if width < 0:
-                width = r.width
-            elif r.width != width:
-                problem = (f"row width {r.width} differs from the width {width} of the records before it"
-                           " (every record in one data set must have the same number of features)")
-            elif labelled >= 0 and labelled != r.has_label:
-                problem = ("this record has a label but the records before it do not" if r.has_label else
-                           "this record has no label but the records before it do")
-        if problem is not None:
-            raise RecordIOError(problem, base_record + i, base_offset + idx.frames[i].offset)
-        labelled = r.has_label
-        fkinds |= 1 << r.features.kind
-        if r.has_label:
-            lkinds |= 1 << r.label.kind
-        nnz += r.features.nvalues
-        if r.sparse:
-            idx.any_sparse = True
+            payloads[i] = buf + idx.frames[i].start
+    with nogil:
+        for i in range(nrec):
+            r = &idx.records[i]
+            if not parse_record(&cur, payloads[i], idx.frames[i].length, r):
+                code = -1
+                break
+            code = check_parsed(r)
+            if code == C_OK:
+                if width < 0:
+                    width = r.width
+                elif r.width != width:
+                    code = C_WIDTH_MISMATCH
+                elif labelled >= 0 and labelled != r.has_label:
+                    code = C_LABEL_EXTRA if r.has_label else C_LABEL_MISSING
+            if code != C_OK:
+                break
+            labelled = r.has_label
+            fkinds |= 1 << r.features.kind
+            if r.has_label:
+                lkinds |= 1 << r.label.kind
+            nnz += r.features.nvalues
+            any_sparse |= r.sparse
+    if code == -1:
+        raise RecordIOError(
+            PARSE_ERRORS[cur.err].format(field=WHERE_NAMES[cur.err_where], value=cur.err_value),
+            base_record + i, base_offset + idx.frames[i].offset)
+    if code != C_OK:
+        raise RecordIOError(describe_problem(code, &idx.records[i], width), base_record + i,
+                            base_offset + idx.frames[i].offset)
+    idx.any_sparse = any_sparse
     idx.width = max(width, 0)
     idx.nnz = nnz
     idx.has_labels = labelled == 1
@@ -1107,72 +1259,49 @@ def num_records(DecodedIndex idx):
     return idx.records.size()
 
 
-cdef void fill_dense_impl(DecodedIndex idx, out_t[:, ::1] out) noexcept nogil:
-    cdef Py_ssize_t i, j, k, width = out.shape[1]
-    cdef Parsed* r
-    cdef int32_t key
-    for i in range(<Py_ssize_t>idx.records.size()):
-        r = &idx.records[i]
-        if width == 0:
-            continue
-        if not r.sparse:
-            fill_values(&r.features, &out[i, 0], 1, width)
-        # Sparse rows in a dense result are filled by fill_sparse_into_dense.
-
-
 def fill_dense(DecodedIndex idx, out_t[:, ::1] out):
-    """Fill a zeroed (nrows, width) array from the indexed records."""
-    with nogil:
-        fill_dense_impl(idx, out)
+    """Fill an (nrows, width) array from indexed records that are all dense."""
+    cdef Py_ssize_t i, width = out.shape[1]
     if idx.any_sparse:
-        _fill_sparse_into_dense(idx, out)
-
-
-cdef void _fill_sparse_into_dense(DecodedIndex idx, out_t[:, ::1] out):
-    cdef Py_ssize_t i, j, n
-    cdef Parsed* r
-    cdef vector[int32_t] keys
-    cdef vector[double] vals
+        raise ValueError("sparse records decode to CSR; use fill_csr")
     with nogil:
         for i in range(<Py_ssize_t>idx.records.size()):
-            r = &idx.records[i]
-            if not r.sparse or r.features.nvalues == 0:
-                continue
-            n = r.features.nvalues
-            keys.resize(n)
-            vals.resize(n)
-            fill_keys(&r.features, keys.data())
-            fill_values(&r.features, vals.data(), 1, n)
-            for j in range(n):
-                # Duplicate keys add up, as they do in scipy's CSR-to-dense conversion.
-                out[i, keys[j]] += <out_t>vals[j]
+            fill_values(&idx.records[i].features, &out[i, 0])
 
 
 def fill_csr(DecodedIndex idx, out_t[::1] data, int32_t[::1] indices, int64_t[::1] indptr):
     """Fill CSR arrays (data/indices of length nnz, indptr of length nrows+1)."""
     cdef Py_ssize_t i, j, pos = 0, n
     cdef Parsed* r
+    cdef uint64_t bad = 0
+    cdef bint ok = True
     with nogil:
         indptr[0] = 0
         for i in range(<Py_ssize_t>idx.records.size()):
             r = &idx.records[i]
             n = r.features.nvalues
             if n:
-                fill_values(&r.features, &data[pos], 1, n)
+                fill_values(&r.features, &data[pos])
                 if r.sparse:
-                    fill_keys(&r.features, &indices[pos])
+                    if not fill_keys(&r.features, &indices[pos], &bad):
+                        ok = False
+                        break
                 else:
                     for j in range(n):
                         indices[pos + j] = <int32_t>j
             pos += n
             indptr[i + 1] = pos
+    if not ok:
+        problem = ("malformed protobuf in tensor.keys: a varint is malformed" if bad == <uint64_t>-1 else
+                   f'features["values"] has key {bad} outside its shape [{r.features.shape0}]')
+        raise RecordIOError(problem, idx.base_record + i, idx.base_offset + idx.frames[i].offset)
 
 
 def fill_labels(DecodedIndex idx, out_t[::1] out):
     cdef Py_ssize_t i
     with nogil:
         for i in range(<Py_ssize_t>idx.records.size()):
-            fill_values(&idx.records[i].label, &out[i], 1, 1)
+            fill_values(&idx.records[i].label, &out[i])
 
 
 def count_sparse(DecodedIndex idx):
