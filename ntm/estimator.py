@@ -312,9 +312,9 @@ class NTM:
     def create_model(self, vpc_config_override: Any = None, **kwargs) -> NTMModel:
         """An :class:`NTMModel` for the latest training job's artifact, on the same backend."""
         self._ensure_fitted()
-        kwargs.setdefault("name", self.latest_training_job.name)
         kwargs.setdefault("tags", self.tags)
-        return NTMModel(self.model_data, self.role, self.sagemaker_session,
+        role = kwargs.pop("role", self.role)
+        return NTMModel(self.model_data, role, self.sagemaker_session,
                         backend=self.latest_training_job.backend_name, **kwargs)
 
     def deploy(self, initial_instance_count: int = 1, instance_type: Optional[str] = None, serializer=None,
@@ -326,7 +326,7 @@ class NTM:
         """
         self._ensure_fitted()
         model_kwargs = {key: kwargs.pop(key) for key in ("env", "name") if key in kwargs}
-        model = self.create_model(**model_kwargs)
+        model = self.create_model(**model_kwargs) if model_kwargs else self._job_model()
         predictor = model.deploy(initial_instance_count, instance_type or self.instance_type, serializer,
                                  deserializer, endpoint_name=endpoint_name or self.latest_training_job.name,
                                  wait=wait, **kwargs)
@@ -345,15 +345,21 @@ class NTM:
                     volume_kms_key=None, **kwargs):
         """A :class:`ntm.transformer.Transformer` that batch-scores files with the trained model."""
         self._ensure_fitted()
-        model = self.create_model()
-        if role:
-            model.role = role
+        model = self.create_model(role=role) if role else self._job_model()
         return model.transformer(instance_count, instance_type or self.instance_type, strategy=strategy,
                                  assemble_with=assemble_with, output_path=output_path,
                                  output_kms_key=output_kms_key, accept=accept, env=env,
                                  max_concurrent_transforms=max_concurrent_transforms, max_payload=max_payload,
                                  tags=tags or self.tags, volume_kms_key=volume_kms_key,
                                  base_transform_job_name=self.base_job_name, **kwargs)
+
+    def _job_model(self) -> NTMModel:
+        # One model per training job, created on the backend once, however often deploy() and
+        # transformer() are called (SageMaker refuses a second model of the same name).
+        job_name = self.latest_training_job.name
+        if getattr(self, "_model", None) is None or self._model_job != job_name:
+            self._model, self._model_job = self.create_model(), job_name
+        return self._model
 
     def _ensure_fitted(self) -> None:
         if self.latest_training_job is None:

@@ -16,6 +16,8 @@ import math
 import numbers
 from typing import Any, Dict, Iterable, List, Sequence
 
+import numpy as np
+
 from .errors import InvalidParameterError
 
 
@@ -169,7 +171,7 @@ class Boolean(Hyperparameter):
         return "a bool (True/False, or the strings 'true'/'false')"
 
     def coerce(self, value, owner) -> bool:
-        if isinstance(value, bool) or type(value).__name__ == "bool_":  # numpy.bool_ without numpy
+        if isinstance(value, (bool, np.bool_)):
             return bool(value)
         if isinstance(value, numbers.Integral) and value in (0, 1):
             return bool(value)
@@ -215,7 +217,7 @@ class PositiveIntList(Hyperparameter):
                     return parsed
                 raise self.error(value, owner)
             return [] if not text else text.split(",")
-        if isinstance(value, (list, tuple)) or type(value).__name__ == "ndarray":
+        if isinstance(value, (list, tuple, np.ndarray)):
             return list(value)
         raise self.error(value, owner)
 
