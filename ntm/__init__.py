@@ -33,7 +33,22 @@ _EXPORTS = {
     "list_backends": "ntm.plugins",
 }
 
-__all__ = sorted(_EXPORTS)
+__all__ = [
+    "Backend",
+    "DuplicateBackendError",
+    "InvalidParameterError",
+    "MissingDependencyError",
+    "NTM",
+    "NTMModel",
+    "NTMPredictor",
+    "RecordSet",
+    "ResourceNotFoundError",
+    "UnexpectedStatusError",
+    "UnknownBackendError",
+    "get_backend",
+    "hookimpl",
+    "list_backends",
+]
 
 
 def __getattr__(name: str):

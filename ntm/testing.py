@@ -90,7 +90,8 @@ def check_backend(backend: Backend, *, data_location: Any = None, output_path: O
 def _check_missing_names(backend: Backend) -> None:
     missing = "ntm-conformance-no-such-name"
     for verb in ("describe_training_job", "describe_endpoint", "describe_transform_job", "delete_endpoint"):
-        _expect_error(ResourceNotFoundError, f"{verb}({missing!r})", lambda: getattr(backend, verb)(missing))
+        call = getattr(backend, verb)
+        _expect_error(ResourceNotFoundError, f"{verb}({missing!r})", lambda call=call: call(missing))
 
 
 def _training_request(name: str, manifest: str, output: str, instance_type: str) -> Dict[str, Any]:

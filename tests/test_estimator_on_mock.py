@@ -122,7 +122,7 @@ def test_deploy_before_fit_is_an_error():
 def test_training_job_analytics_rows_or_dataframe():
     estimator = NTM(None, 1, "mock", 3, epochs=4)
     with pytest.raises(ValueError, match="not associated with a TrainingJob"):
-        estimator.training_job_analytics
+        _ = estimator.training_job_analytics
     estimator.fit({"train": RecordSet("s3://b/k", 5, 3), "validation": RecordSet("s3://b/v", 5, 3)}, logs=False)
     rows = estimator.training_job_analytics.rows()
     assert {r["metric_name"] for r in rows} == {"train:total_loss", "validation:total_loss"}

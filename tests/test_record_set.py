@@ -22,7 +22,7 @@ def folder_of(record_set) -> Path:
 def read_all(record_set):
     parts = [decode(Path(p).read_bytes()) for p in read_manifest(storage.local_path(record_set.s3_data))]
     features = [f.toarray() if sp.issparse(f) else f for f, _ in parts]
-    labels = [l for _, l in parts]
+    labels = [label for _, label in parts]
     return features, labels
 
 
