@@ -10,7 +10,7 @@ three bits of ``lrec`` are MXNet's continuation flag. A payload is a ``Record`` 
 """
 
 from libc.stdint cimport int32_t, int64_t, uint8_t, uint32_t, uint64_t
-from libc.string cimport memcpy
+from libc.string cimport memcmp, memcpy
 from libcpp.vector cimport vector
 from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_FromStringAndSize
 
@@ -116,6 +116,9 @@ cdef inline const uint8_t* get_varint(const uint8_t* p, const uint8_t* end, uint
     cdef uint64_t result = 0
     cdef int shift = 0
     cdef uint8_t b
+    if p < end and p[0] < 0x80:  # tags and short lengths: the common case
+        out[0] = p[0]
+        return p + 1
     while p < end:
         b = p[0]
         p += 1
@@ -480,41 +483,68 @@ cdef int scan_one(const uint8_t* buf, Py_ssize_t size, Py_ssize_t pos, uint32_t*
     return OK
 
 
-cdef object scan_frames(const uint8_t* buf, Py_ssize_t size, Py_ssize_t max_records,
-                        vector[Frame]* frames, list joined, Py_ssize_t base_offset, Py_ssize_t base_record):
-    """Indexes up to max_records logical records (all when max_records < 0); returns the end position.
+cdef Py_ssize_t count_headers(const uint8_t* buf, Py_ssize_t size, Py_ssize_t max_records) noexcept nogil:
+    """How many well-formed headers follow one another from buf (a capacity hint, not a check)."""
+    cdef Py_ssize_t pos = 0, count = 0
+    cdef uint32_t header[2]
+    while pos + 8 <= size and count != max_records:
+        memcpy(header, buf + pos, 8)
+        if header[0] != MAGIC:
+            break
+        pos += 8 + (((header[1] & LENGTH_MASK) + 3) & ~(<Py_ssize_t>3))
+        count += 1
+    return count
 
-    Split records (MXNet flags 1, 2..., 3) are joined, re-inserting the magic the writer removed.
+
+# Called for each logical record as it is framed; a non-zero return stops the scan.
+ctypedef int (*frame_visitor)(void* context, Py_ssize_t offset, const uint8_t* payload,
+                              Py_ssize_t length) noexcept nogil
+
+
+cdef Py_ssize_t scan_frames(const uint8_t* buf, Py_ssize_t size, Py_ssize_t max_records,
+                            vector[Frame]* frames, list joined, Py_ssize_t base_offset, Py_ssize_t base_record,
+                            frame_visitor visit=NULL, void* context=NULL, Py_ssize_t* visited=NULL) except -1:
+    """Frames up to max_records logical records (all when max_records < 0); returns the end position.
+
+    Each record is appended to ``frames`` (when not NULL) and passed to ``visit`` (when not NULL),
+    which may stop the scan early; ``visited`` receives the number of records seen. Split records
+    (MXNet flags 1, 2..., 3) are joined into a bytes object kept in ``joined``, re-inserting the
+    magic the writer removed.
     """
-    cdef Py_ssize_t pos = 0, length = 0, err_value = 0, err_left = 0, part_start
+    cdef Py_ssize_t pos = 0, length = 0, err_value = 0, err_left = 0, count = 0
     cdef uint32_t flag = 0
-    cdef int err = OK
+    cdef int err = OK, stop = 0
     cdef Frame frame
     cdef Py_ssize_t header_pos
-    while pos < size and (max_records < 0 or <Py_ssize_t>frames.size() < max_records):
-        header_pos = pos
+    cdef const uint8_t[::1] whole_view
+    if frames != NULL:
+        frames.reserve(frames.size() + count_headers(buf, size, max_records))
+    while pos < size and count != max_records and not stop:
         with nogil:
             while True:
                 err = scan_one(buf, size, pos, &flag, &length, &err_value, &err_left)
                 if err != OK or flag != 0:
                     break
-                frame.offset = pos
-                frame.start = pos + 8
-                frame.length = length
-                frame.joined = -1
-                frames.push_back(frame)
+                if frames != NULL:
+                    frame.offset = pos
+                    frame.start = pos + 8
+                    frame.length = length
+                    frame.joined = -1
+                    frames.push_back(frame)
+                count += 1
+                if visit != NULL:
+                    stop = visit(context, pos, buf + pos + 8, length)
                 pos += 8 + ((length + 3) & ~(<Py_ssize_t>3))
-                if pos >= size or (max_records >= 0 and <Py_ssize_t>frames.size() >= max_records):
+                if stop or pos >= size or count == max_records:
                     break
         if err != OK:
-            _raise_frame_error(err, err_value, err_left, base_record + <Py_ssize_t>frames.size(),
-                               base_offset + pos)
-        if flag == 0:
+            _raise_frame_error(err, err_value, err_left, base_record + count, base_offset + pos)
+        if flag == 0 or stop:
             continue
         # A split record.
         header_pos = pos
         if flag != 1:
-            _raise_frame_error(E_FLAG, flag, 0, base_record + <Py_ssize_t>frames.size(), base_offset + pos)
+            _raise_frame_error(E_FLAG, flag, 0, base_record + count, base_offset + pos)
         parts = []
         while True:
             parts.append(bytes(buf[pos + 8:pos + 8 + length]))
@@ -522,21 +552,26 @@ cdef object scan_frames(const uint8_t* buf, Py_ssize_t size, Py_ssize_t max_reco
             if flag == 3:
                 break
             if pos >= size:
-                _raise_frame_error(E_TRUNC_SPLIT, flag, 0, base_record + <Py_ssize_t>frames.size(),
-                                   base_offset + header_pos)
+                _raise_frame_error(E_TRUNC_SPLIT, flag, 0, base_record + count, base_offset + header_pos)
             err = scan_one(buf, size, pos, &flag, &length, &err_value, &err_left)
             if err != OK:
-                _raise_frame_error(err, err_value, err_left, base_record + <Py_ssize_t>frames.size(),
-                                   base_offset + pos)
+                _raise_frame_error(err, err_value, err_left, base_record + count, base_offset + pos)
             if flag != 2 and flag != 3:
-                _raise_frame_error(E_FLAG, flag, 0, base_record + <Py_ssize_t>frames.size(), base_offset + pos)
-        frame.offset = header_pos
-        frame.start = -1
-        frame.joined = len(joined)
+                _raise_frame_error(E_FLAG, flag, 0, base_record + count, base_offset + pos)
         whole = MAGIC.to_bytes(4, "little").join(parts)
+        if frames != NULL:
+            frame.offset = header_pos
+            frame.start = -1
+            frame.joined = len(joined)
+            frame.length = len(whole)
+            frames.push_back(frame)
         joined.append(whole)
-        frame.length = len(whole)
-        frames.push_back(frame)
+        count += 1
+        if visit != NULL:
+            whole_view = whole
+            stop = visit(context, header_pos, &whole_view[0], len(whole))
+    if visited != NULL:
+        visited[0] = count
     return pos
 
 
@@ -624,6 +659,7 @@ cdef struct Parsed:
     bint has_label
     bint sparse
     Py_ssize_t width
+    Py_ssize_t offset  # of the record's header, for errors found in pass two
 
 DEF P_OK = 0
 DEF P_TRUNC = 1          # a malformed varint, or a length that runs past its message
@@ -738,9 +774,17 @@ cdef inline bint count_varints(Cursor* c, const uint8_t* p, const uint8_t* end, 
 
 
 cdef inline Py_ssize_t count_terminators(const uint8_t* p, Py_ssize_t n) noexcept nogil:
-    cdef Py_ssize_t i, count = 0
-    for i in range(n):
+    """How many bytes in p[0:n] end a varint (high bit clear), eight bytes at a time."""
+    cdef Py_ssize_t i = 0, count = 0
+    cdef uint64_t word
+    while i + 8 <= n:
+        memcpy(&word, p + i, 8)
+        # One bit per terminator byte, moved to bit 0 of its byte, then summed by a multiply.
+        count += (((~word & 0x8080808080808080ULL) >> 7) * 0x0101010101010101ULL) >> 56
+        i += 8
+    while i < n:
         count += p[i] < 0x80
+        i += 1
     return count
 
 
@@ -924,6 +968,80 @@ cdef inline int memcmp_values(const uint8_t* key) noexcept nogil:
     return 0
 
 
+# Fast path: the exact layout the SageMaker SDK (and our encoder) writes. Anything else, or anything
+# suspicious, returns False and goes through the general parser above, which has the final word.
+cdef const char* VALUES_ENTRY_PREFIX = b"\x0a\x06values\x12"
+
+
+cdef inline bint scan_tensor_canonical(Tensor* t) noexcept nogil:
+    """Packed float values, then packed keys, then a one-entry packed shape, each at most once."""
+    cdef const uint8_t* p = t.msg
+    cdef const uint8_t* end = t.msg + t.msg_len
+    cdef const uint8_t* q
+    cdef uint64_t n, v
+    cdef int width = fixed_width(t.kind)
+    if width == 0:
+        return False  # int32 values need a varint scan: the general path does it
+    t.nvalues = 0
+    t.nkeys = 0
+    t.nshape = 0
+    t.simple = True
+    t.values = NULL
+    t.values_len = 0
+    t.keys = NULL
+    t.keys_len = 0
+    if p < end and p[0] == 0x0A:
+        p = get_varint(p + 1, end, &n)
+        if p == NULL or n > <uint64_t>(end - p) or n % width:
+            return False
+        t.nvalues = <Py_ssize_t>n // width
+        t.values = p
+        t.values_len = <Py_ssize_t>n
+        p += n
+    if p < end and p[0] == 0x12:
+        p = get_varint(p + 1, end, &n)
+        if p == NULL or n == 0 or n > <uint64_t>(end - p) or p[n - 1] >= 0x80:
+            return False
+        t.keys = p
+        t.keys_len = <Py_ssize_t>n
+        t.nkeys = count_terminators(p, n)
+        p += n
+    if p < end and p[0] == 0x1A:
+        p = get_varint(p + 1, end, &n)
+        if p == NULL or n == 0 or n > <uint64_t>(end - p):
+            return False
+        q = get_varint(p, p + n, &v)
+        if q != p + n:
+            return False
+        t.nshape = 1
+        t.shape0 = v
+        p = q
+    return p == end
+
+
+cdef inline bint parse_entry_canonical(const uint8_t* msg, Py_ssize_t msg_len, Tensor* t) noexcept nogil:
+    """An entry {key: "values", value: {<tensor>}} with nothing else in it."""
+    cdef const uint8_t* end = msg + msg_len
+    cdef const uint8_t* p
+    cdef uint64_t n
+    cdef int kind
+    if msg_len < 11 or memcmp(msg, VALUES_ENTRY_PREFIX, 9) != 0:
+        return False
+    p = get_varint(msg + 9, end, &n)
+    if p == NULL or n != <uint64_t>(end - p) or n < 2:
+        return False
+    kind = p[0] >> 3
+    if (p[0] & 7) != 2 or (kind != KIND_F32 and kind != KIND_F64):
+        return False
+    p = get_varint(p + 1, end, &n)
+    if p == NULL or n != <uint64_t>(end - p):
+        return False
+    t.kind = kind
+    t.msg = p
+    t.msg_len = <Py_ssize_t>n
+    return scan_tensor_canonical(t)
+
+
 cdef bint parse_record(Cursor* c, const uint8_t* payload, Py_ssize_t length, Parsed* out) noexcept nogil:
     cdef uint64_t field
     cdef int wire
@@ -948,10 +1066,14 @@ cdef bint parse_record(Cursor* c, const uint8_t* payload, Py_ssize_t length, Par
             if not read_len(c, &s, &n, W_RECORD):
                 return False
             if field == 1:
-                if not parse_entry(c, s, n, &out.features, &out.has_features):
+                if parse_entry_canonical(s, n, &out.features):
+                    out.has_features = True
+                elif not parse_entry(c, s, n, &out.features, &out.has_features):
                     return False
             else:
-                if not parse_entry(c, s, n, &out.label, &out.has_label):
+                if parse_entry_canonical(s, n, &out.label):
+                    out.has_label = True
+                elif not parse_entry(c, s, n, &out.label, &out.has_label):
                     return False
         elif field <= 5 and wire != 2:
             c.err = P_WIRETYPE
@@ -1173,9 +1295,9 @@ cdef inline bint fill_keys(const Tensor* t, int32_t* out, uint64_t* bad) noexcep
 
 
 cdef class DecodedIndex:
-    """Pass one over a buffer: framing plus parsed, validated records, ready to fill arrays."""
+    """Pass one over a buffer: every record framed, parsed and validated, with the totals that size
+    the output arrays; pass two (fill_*) copies values out of the parsed records."""
     cdef vector[Parsed] records
-    cdef vector[Frame] frames
     cdef list joined
     cdef object owner
     cdef public object feature_kinds
@@ -1183,87 +1305,104 @@ cdef class DecodedIndex:
     cdef public Py_ssize_t width
     cdef public Py_ssize_t nnz
     cdef public bint any_sparse
+    cdef public Py_ssize_t sparse_rows
     cdef public bint has_labels
     cdef Py_ssize_t base_offset
     cdef Py_ssize_t base_record
+
+    @property
+    def num_records(self):
+        return self.records.size()
+
+    cdef raise_at(self, Py_ssize_t i, str problem):
+        raise RecordIOError(problem, self.base_record + i, self.base_offset + self.records[i].offset)
+
+
+# Running state of pass one, updated by index_visitor as scan_frames hands it each record.
+cdef struct IndexState:
+    vector[Parsed]* records
+    Cursor cursor
+    int code           # C_OK, a C_* problem, or -1 for a protobuf error in `cursor`
+    Py_ssize_t width
+    int labelled       # -1 before the first record
+    int feature_kinds
+    int label_kinds
+    Py_ssize_t nnz
+    Py_ssize_t sparse_rows
+
+
+cdef int index_visitor(void* context, Py_ssize_t offset, const uint8_t* payload, Py_ssize_t length) noexcept nogil:
+    cdef IndexState* state = <IndexState*>context
+    cdef Parsed* r
+    cdef int code
+    state.records.resize(state.records.size() + 1)
+    r = &state.records.back()
+    r.offset = offset
+    if not parse_record(&state.cursor, payload, length, r):
+        state.code = -1
+        return 1
+    code = check_parsed(r)
+    if code == C_OK:
+        if state.width < 0:
+            state.width = r.width
+        elif r.width != state.width:
+            code = C_WIDTH_MISMATCH
+        elif state.labelled >= 0 and state.labelled != r.has_label:
+            code = C_LABEL_EXTRA if r.has_label else C_LABEL_MISSING
+    if code != C_OK:
+        state.code = code
+        return 1
+    state.labelled = r.has_label
+    state.feature_kinds |= 1 << r.features.kind
+    if r.has_label:
+        state.label_kinds |= 1 << r.label.kind
+    state.nnz += r.features.nvalues
+    state.sparse_rows += r.sparse
+    return 0
 
 
 def index_records(data, Py_ssize_t base_offset=0, Py_ssize_t base_record=0):
     """Frame, parse and validate every record in ``data``; raise RecordIOError on the first problem."""
     cdef DecodedIndex idx = DecodedIndex()
     cdef const uint8_t[::1] view = _as_bytes_view(data)
-    cdef Py_ssize_t size = view.shape[0], i, nrec
+    cdef Py_ssize_t size = view.shape[0], last
     cdef const uint8_t* buf = &view[0] if size else NULL
-    cdef const uint8_t* payload
-    cdef const uint8_t[::1] jview
-    cdef Cursor cur
-    cdef Parsed* r
-    cdef Py_ssize_t width = -1, nnz = 0
-    cdef int fkinds = 0, lkinds = 0, code = C_OK
-    cdef int labelled = -1
-    cdef bint any_sparse = False
-    cdef vector[const uint8_t*] payloads
+    cdef IndexState state
     idx.joined = []
     idx.owner = view
     idx.base_offset = base_offset
     idx.base_record = base_record
-    scan_frames(buf, size, -1, &idx.frames, idx.joined, base_offset, base_record)
-    nrec = idx.frames.size()
-    idx.records.resize(nrec)
-    payloads.resize(nrec)
-    for i in range(nrec):
-        if idx.frames[i].joined >= 0:
-            jview = idx.joined[idx.frames[i].joined]
-            payloads[i] = &jview[0]
-        else:
-            payloads[i] = buf + idx.frames[i].start
-    with nogil:
-        for i in range(nrec):
-            r = &idx.records[i]
-            if not parse_record(&cur, payloads[i], idx.frames[i].length, r):
-                code = -1
-                break
-            code = check_parsed(r)
-            if code == C_OK:
-                if width < 0:
-                    width = r.width
-                elif r.width != width:
-                    code = C_WIDTH_MISMATCH
-                elif labelled >= 0 and labelled != r.has_label:
-                    code = C_LABEL_EXTRA if r.has_label else C_LABEL_MISSING
-            if code != C_OK:
-                break
-            labelled = r.has_label
-            fkinds |= 1 << r.features.kind
-            if r.has_label:
-                lkinds |= 1 << r.label.kind
-            nnz += r.features.nvalues
-            any_sparse |= r.sparse
-    if code == -1:
-        raise RecordIOError(
-            PARSE_ERRORS[cur.err].format(field=WHERE_NAMES[cur.err_where], value=cur.err_value),
-            base_record + i, base_offset + idx.frames[i].offset)
-    if code != C_OK:
-        raise RecordIOError(describe_problem(code, &idx.records[i], width), base_record + i,
-                            base_offset + idx.frames[i].offset)
-    idx.any_sparse = any_sparse
-    idx.width = max(width, 0)
-    idx.nnz = nnz
-    idx.has_labels = labelled == 1
-    idx.feature_kinds = [k for k in (KIND_F32, KIND_F64, KIND_I32) if fkinds & (1 << k)]
-    idx.label_kinds = [k for k in (KIND_F32, KIND_F64, KIND_I32) if lkinds & (1 << k)]
+    idx.records.reserve(count_headers(buf, size, -1))
+    state.records = &idx.records
+    state.code = C_OK
+    state.width = -1
+    state.labelled = -1
+    state.feature_kinds = state.label_kinds = 0
+    state.nnz = state.sparse_rows = 0
+    scan_frames(buf, size, -1, NULL, idx.joined, base_offset, base_record, index_visitor, &state)
+    if state.code != C_OK:
+        last = idx.records.size() - 1
+        if state.code == -1:
+            idx.raise_at(last, PARSE_ERRORS[state.cursor.err].format(
+                field=WHERE_NAMES[state.cursor.err_where], value=state.cursor.err_value))
+        idx.raise_at(last, describe_problem(state.code, &idx.records[last], state.width))
+    idx.any_sparse = state.sparse_rows > 0
+    idx.sparse_rows = state.sparse_rows
+    idx.width = max(state.width, 0)
+    idx.nnz = state.nnz
+    idx.has_labels = state.labelled == 1
+    idx.feature_kinds = [k for k in (KIND_F32, KIND_F64, KIND_I32) if state.feature_kinds & (1 << k)]
+    idx.label_kinds = [k for k in (KIND_F32, KIND_F64, KIND_I32) if state.label_kinds & (1 << k)]
     return idx
-
-
-def num_records(DecodedIndex idx):
-    return idx.records.size()
 
 
 def fill_dense(DecodedIndex idx, out_t[:, ::1] out):
     """Fill an (nrows, width) array from indexed records that are all dense."""
-    cdef Py_ssize_t i, width = out.shape[1]
+    cdef Py_ssize_t i
     if idx.any_sparse:
         raise ValueError("sparse records decode to CSR; use fill_csr")
+    if out.shape[1] == 0:
+        return
     with nogil:
         for i in range(<Py_ssize_t>idx.records.size()):
             fill_values(&idx.records[i].features, &out[i, 0])
@@ -1272,7 +1411,7 @@ def fill_dense(DecodedIndex idx, out_t[:, ::1] out):
 def fill_csr(DecodedIndex idx, out_t[::1] data, int32_t[::1] indices, int64_t[::1] indptr):
     """Fill CSR arrays (data/indices of length nnz, indptr of length nrows+1)."""
     cdef Py_ssize_t i, j, pos = 0, n
-    cdef Parsed* r
+    cdef Parsed* r = NULL
     cdef uint64_t bad = 0
     cdef bint ok = True
     with nogil:
@@ -1292,9 +1431,8 @@ def fill_csr(DecodedIndex idx, out_t[::1] data, int32_t[::1] indices, int64_t[::
             pos += n
             indptr[i + 1] = pos
     if not ok:
-        problem = ("malformed protobuf in tensor.keys: a varint is malformed" if bad == <uint64_t>-1 else
-                   f'features["values"] has key {bad} outside its shape [{r.features.shape0}]')
-        raise RecordIOError(problem, idx.base_record + i, idx.base_offset + idx.frames[i].offset)
+        idx.raise_at(i, "malformed protobuf in tensor.keys: a varint is malformed" if bad == <uint64_t>-1 else
+                     f'features["values"] has key {bad} outside its shape [{r.features.shape0}]')
 
 
 def fill_labels(DecodedIndex idx, out_t[::1] out):
@@ -1302,11 +1440,3 @@ def fill_labels(DecodedIndex idx, out_t[::1] out):
     with nogil:
         for i in range(<Py_ssize_t>idx.records.size()):
             fill_values(&idx.records[i].label, &out[i])
-
-
-def count_sparse(DecodedIndex idx):
-    """How many of the indexed records are sparse."""
-    cdef Py_ssize_t i, n = 0
-    for i in range(<Py_ssize_t>idx.records.size()):
-        n += idx.records[i].sparse
-    return n

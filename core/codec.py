@@ -165,7 +165,7 @@ def decode(data: BytesLike, *, base_offset: int = 0, base_record: int = 0):
     :class:`RecordIOError` reports, for callers that decode a slice of a larger file.
     """
     index = _rec.index_records(data, base_offset, base_record)
-    nrows = _rec.num_records(index)
+    nrows = index.num_records
     dtype = _result_dtype(index.feature_kinds)
     if index.any_sparse:
         values = np.empty(index.nnz, dtype)
@@ -177,12 +177,11 @@ def decode(data: BytesLike, *, base_offset: int = 0, base_record: int = 0):
         else:
             indices = indices.astype(np.int64)
         features = sp.csr_matrix((values, indices, indptr), shape=(nrows, index.width))
-        if len(index.feature_kinds) and not _all_sparse(index, nrows):
+        if index.sparse_rows < nrows:
             features.eliminate_zeros()  # dense rows in a sparse result keep only their non-zeros
     else:
         features = np.empty((nrows, index.width), dtype)
-        if nrows and index.width:
-            _rec.fill_dense(index, features)
+        _rec.fill_dense(index, features)
     labels = None
     if index.has_labels:
         labels = np.empty(nrows, _result_dtype(index.label_kinds))
@@ -190,5 +189,3 @@ def decode(data: BytesLike, *, base_offset: int = 0, base_record: int = 0):
     return features, labels
 
 
-def _all_sparse(index, nrows) -> bool:
-    return _rec.count_sparse(index) == nrows
