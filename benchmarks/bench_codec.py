@@ -105,10 +105,12 @@ def main(argv=None):
     row("sparse decode to CSR", median_seconds(lambda: sdk_decode_sparse(common, sparse_bytes, args.sparse_cols), args.sdk_repeat),
         median_seconds(lambda: core.decode(sparse_bytes), args.repeat), args.rows / 1e3, "k rows")
 
-    halves = [dense[: args.rows // 2], dense[args.rows // 2:]]
-    one_thread = median_seconds(lambda: [core.encode_dense(h) for h in halves], args.repeat)
+    # Two shards decoded on two threads: the kernels run without the GIL. Five times the sparse data,
+    # so thread start-up and the allocator's page faults do not dominate what is measured.
+    shards = [core.encode_sparse(sp.vstack([sparse] * 5, format="csr")) for _ in range(2)]
+    one_thread = median_seconds(lambda: [core.decode(s) for s in shards], args.repeat)
     with ThreadPoolExecutor(2) as pool:
-        two_threads = median_seconds(lambda: list(pool.map(core.encode_dense, halves)), args.repeat)
+        two_threads = median_seconds(lambda: list(pool.map(core.decode, shards)), args.repeat)
 
     print(f"ntm.core vs sagemaker {sagemaker.__version__} ({args.rows} rows; dense {args.dense_cols} cols; "
           f"sparse {args.sparse_cols} cols at {args.density:.0%}; medians of {args.repeat} / {args.sdk_repeat} runs)")
@@ -118,7 +120,7 @@ def main(argv=None):
     dense_encode_s = rows[0][2]
     print(f"memory copy of the dense output: {len(dense_bytes) / 1e6 / memcpy_s:.0f} MB/s; "
           f"dense encode runs at {memcpy_s / dense_encode_s:.0%} of it")
-    print(f"dense encode of two halves: 2 threads {one_thread / two_threads:.2f}x faster than 1 (GIL released)")
+    print(f"sparse decode of two shards on 2 threads: {one_thread / two_threads:.2f}x the speed of 1 thread")
     failures = [task for task, sdk_s, ours_s, *_ in rows if sdk_s / ours_s < 100]
     if memcpy_s / dense_encode_s < 0.25:
         failures.append("dense encode vs memory copy")

@@ -10,6 +10,7 @@ three bits of ``lrec`` are MXNet's continuation flag. A payload is a ``Record`` 
 """
 
 from libc.stdint cimport int32_t, int64_t, uint8_t, uint32_t, uint64_t
+from libc.stdlib cimport free, malloc, realloc
 from libc.string cimport memcmp, memcpy
 from libcpp.vector cimport vector
 from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_FromStringAndSize
@@ -973,6 +974,12 @@ cdef inline int memcmp_values(const uint8_t* key) noexcept nogil:
 cdef const char* VALUES_ENTRY_PREFIX = b"\x0a\x06values\x12"
 
 
+# Marks a tensor whose keys pass one did not count: pass two checks that there is one per value.
+DEF KEYS_UNCOUNTED = -1
+DEF BAD_VARINT = 0xFFFFFFFFFFFFFFFF
+DEF BAD_COUNT = 0xFFFFFFFFFFFFFFFE
+
+
 cdef inline bint scan_tensor_canonical(Tensor* t) noexcept nogil:
     """Packed float values, then packed keys, then a one-entry packed shape, each at most once."""
     cdef const uint8_t* p = t.msg
@@ -1004,7 +1011,7 @@ cdef inline bint scan_tensor_canonical(Tensor* t) noexcept nogil:
             return False
         t.keys = p
         t.keys_len = <Py_ssize_t>n
-        t.nkeys = count_terminators(p, n)
+        t.nkeys = KEYS_UNCOUNTED  # pass two counts them as it decodes them
         p += n
     if p < end and p[0] == 0x1A:
         p = get_varint(p + 1, end, &n)
@@ -1104,6 +1111,7 @@ DEF C_LABEL_COUNT = 11
 DEF C_WIDTH_MISMATCH = 12
 DEF C_LABEL_MISSING = 13
 DEF C_LABEL_EXTRA = 14
+DEF C_NO_MEMORY = 15
 
 
 cdef int check_parsed(Parsed* r) noexcept nogil:
@@ -1120,7 +1128,9 @@ cdef int check_parsed(Parsed* r) noexcept nogil:
     if f.nkeys:
         if f.nshape != 1:
             return C_KEYS_NO_SHAPE
-        if f.nkeys != f.nvalues:
+        if f.nkeys == KEYS_UNCOUNTED and f.nvalues == 0:
+            return C_KEYS_VALUES  # keys, but not one value to go with them
+        if f.nkeys != KEYS_UNCOUNTED and f.nkeys != f.nvalues:
             return C_KEYS_VALUES
         r.sparse = True
     elif f.nshape == 1 and f.nvalues == 0:
@@ -1140,6 +1150,12 @@ cdef int check_parsed(Parsed* r) noexcept nogil:
     return C_OK
 
 
+cdef Py_ssize_t key_count(const Tensor* t) noexcept nogil:
+    if t.nkeys != KEYS_UNCOUNTED:
+        return t.nkeys
+    return count_terminators(t.keys, t.keys_len)
+
+
 cdef str describe_problem(int code, Parsed* r, Py_ssize_t width):
     cdef Tensor* f = &r.features
     if code == C_NO_FEATURES:
@@ -1151,9 +1167,9 @@ cdef str describe_problem(int code, Parsed* r, Py_ssize_t width):
     if code == C_RANK:
         return f'features["values"] has a {f.nshape}-dimensional shape; only vectors (shape [width]) are supported'
     if code == C_KEYS_NO_SHAPE:
-        return f'features["values"] has {f.nkeys} keys but no shape; a sparse tensor needs shape [width]'
+        return f'features["values"] has {key_count(f)} keys but no shape; a sparse tensor needs shape [width]'
     if code == C_KEYS_VALUES:
-        return f'features["values"] has {f.nkeys} keys but {f.nvalues} values'
+        return f'features["values"] has {key_count(f)} keys but {f.nvalues} values'
     if code == C_DENSE_SHAPE:
         return f'features["values"] is dense with {f.nvalues} values but its shape says {f.shape0}'
     if code == C_WIDTH_LIMIT:
@@ -1238,41 +1254,52 @@ cdef inline Py_ssize_t fill_values(const Tensor* t, out_t* out) noexcept nogil:
     return i
 
 
-cdef inline Py_ssize_t decode_keys(const uint8_t* s, const uint8_t* e, int32_t* out, uint64_t limit,
-                                   uint64_t* bad) noexcept nogil:
-    """Decodes keys in [s, e) into out; returns how many, or -1 (setting *bad) on a key outside
-    [0, limit) or a malformed varint (*bad = 2**64 - 1)."""
+cdef inline Py_ssize_t decode_keys(const uint8_t* s, const uint8_t* e, int32_t* out, Py_ssize_t room,
+                                   uint64_t limit, uint64_t* bad) noexcept nogil:
+    """Decodes at most ``room`` keys in [s, e) into out; returns how many, or -1 setting *bad to the
+    key outside [0, limit), to BAD_VARINT for a malformed varint or to BAD_COUNT when more than
+    ``room`` keys are there."""
     cdef uint64_t v
     cdef Py_ssize_t n = 0
-    while s < e:
-        if s[0] < 0x80:
-            v = s[0]
-            s += 1
-        elif s + 1 < e and s[1] < 0x80:
+    while s < e and n < room:
+        if s + 1 < e and s[1] < 0x80 and s[0] >= 0x80:  # two bytes: columns 128..16383
             v = (s[0] & 0x7F) | (<uint64_t>s[1] << 7)
             s += 2
+        elif s[0] < 0x80:
+            v = s[0]
+            s += 1
         else:
             s = get_varint(s, e, &v)
             if s == NULL:
-                bad[0] = <uint64_t>-1
+                bad[0] = BAD_VARINT
                 return -1
         if v >= limit:
             bad[0] = v
             return -1
         out[n] = <int32_t>v
         n += 1
+    if s < e:
+        bad[0] = BAD_COUNT
+        return -1
     return n
 
 
 cdef inline bint fill_keys(const Tensor* t, int32_t* out, uint64_t* bad) noexcept nogil:
-    """Decodes the keys into out; False (with *bad set, see decode_keys) on a bad key."""
+    """Decodes the tensor's keys (one per value) into out; False (with *bad set, see decode_keys)
+    on a bad key or a key count that differs from the value count."""
     cdef Cursor c
     cdef uint64_t field
     cdef int wire
     cdef const uint8_t* s
-    cdef Py_ssize_t n
+    cdef Py_ssize_t n, room = t.nvalues
     if t.simple:
-        return t.keys == NULL or decode_keys(t.keys, t.keys + t.keys_len, out, t.shape0, bad) >= 0
+        if t.keys == NULL:
+            return True
+        n = decode_keys(t.keys, t.keys + t.keys_len, out, room, t.shape0, bad)
+        if n >= 0 and n != room:
+            bad[0] = BAD_COUNT
+            return False
+        return n >= 0
     c.p = t.msg
     c.end = t.msg + t.msg_len
     c.err = P_OK
@@ -1287,17 +1314,24 @@ cdef inline bint fill_keys(const Tensor* t, int32_t* out, uint64_t* bad) noexcep
             s = c.p
             skip_field(&c, wire, W_KEYS)
             n = c.p - s
-        n = decode_keys(s, s + n, out, t.shape0, bad)
+        n = decode_keys(s, s + n, out, room, t.shape0, bad)
         if n < 0:
             return False
         out += n
+        room -= n
     return True
 
 
 cdef class DecodedIndex:
     """Pass one over a buffer: every record framed, parsed and validated, with the totals that size
-    the output arrays; pass two (fill_*) copies values out of the parsed records."""
-    cdef vector[Parsed] records
+    the output arrays; pass two (fill_*) copies values out of the parsed records.
+
+    Records live in a plain malloc'd array rather than a std::vector: a vector zero-fills each
+    ~200-byte entry it adds, which cost a fifth of pass one; parse_record sets what is read.
+    """
+    cdef Parsed* records
+    cdef Py_ssize_t nrecords
+    cdef Py_ssize_t capacity
     cdef list joined
     cdef object owner
     cdef public object feature_kinds
@@ -1312,7 +1346,33 @@ cdef class DecodedIndex:
 
     @property
     def num_records(self):
-        return self.records.size()
+        return self.nrecords
+
+    def __dealloc__(self):
+        free(self.records)
+
+    cdef Parsed* append(self) noexcept nogil:
+        """Room for one more record, or NULL when memory runs out."""
+        cdef Py_ssize_t grown
+        cdef Parsed* moved
+        if self.nrecords == self.capacity:
+            grown = max(16, self.capacity * 2)
+            moved = <Parsed*>realloc(self.records, grown * sizeof(Parsed))
+            if moved == NULL:
+                return NULL
+            self.records = moved
+            self.capacity = grown
+        self.nrecords += 1
+        return &self.records[self.nrecords - 1]
+
+    cdef reserve(self, Py_ssize_t capacity):
+        cdef Parsed* moved
+        if capacity > self.capacity:
+            moved = <Parsed*>realloc(self.records, capacity * sizeof(Parsed))
+            if moved == NULL:
+                raise MemoryError()
+            self.records = moved
+            self.capacity = capacity
 
     cdef raise_at(self, Py_ssize_t i, str problem):
         raise RecordIOError(problem, self.base_record + i, self.base_offset + self.records[i].offset)
@@ -1320,7 +1380,7 @@ cdef class DecodedIndex:
 
 # Running state of pass one, updated by index_visitor as scan_frames hands it each record.
 cdef struct IndexState:
-    vector[Parsed]* records
+    void* index        # the DecodedIndex being filled (borrowed)
     Cursor cursor
     int code           # C_OK, a C_* problem, or -1 for a protobuf error in `cursor`
     Py_ssize_t width
@@ -1335,8 +1395,10 @@ cdef int index_visitor(void* context, Py_ssize_t offset, const uint8_t* payload,
     cdef IndexState* state = <IndexState*>context
     cdef Parsed* r
     cdef int code
-    state.records.resize(state.records.size() + 1)
-    r = &state.records.back()
+    r = (<DecodedIndex>state.index).append()
+    if r == NULL:
+        state.code = C_NO_MEMORY
+        return 1
     r.offset = offset
     if not parse_record(&state.cursor, payload, length, r):
         state.code = -1
@@ -1372,8 +1434,8 @@ def index_records(data, Py_ssize_t base_offset=0, Py_ssize_t base_record=0):
     idx.owner = view
     idx.base_offset = base_offset
     idx.base_record = base_record
-    idx.records.reserve(count_headers(buf, size, -1))
-    state.records = &idx.records
+    idx.reserve(count_headers(buf, size, -1))
+    state.index = <void*>idx
     state.code = C_OK
     state.width = -1
     state.labelled = -1
@@ -1381,7 +1443,9 @@ def index_records(data, Py_ssize_t base_offset=0, Py_ssize_t base_record=0):
     state.nnz = state.sparse_rows = 0
     scan_frames(buf, size, -1, NULL, idx.joined, base_offset, base_record, index_visitor, &state)
     if state.code != C_OK:
-        last = idx.records.size() - 1
+        if state.code == C_NO_MEMORY:
+            raise MemoryError("no memory left to index the records")
+        last = idx.nrecords - 1
         if state.code == -1:
             idx.raise_at(last, PARSE_ERRORS[state.cursor.err].format(
                 field=WHERE_NAMES[state.cursor.err_where], value=state.cursor.err_value))
@@ -1404,7 +1468,7 @@ def fill_dense(DecodedIndex idx, out_t[:, ::1] out):
     if out.shape[1] == 0:
         return
     with nogil:
-        for i in range(<Py_ssize_t>idx.records.size()):
+        for i in range(idx.nrecords):
             fill_values(&idx.records[i].features, &out[i, 0])
 
 
@@ -1416,7 +1480,7 @@ def fill_csr(DecodedIndex idx, out_t[::1] data, int32_t[::1] indices, int64_t[::
     cdef bint ok = True
     with nogil:
         indptr[0] = 0
-        for i in range(<Py_ssize_t>idx.records.size()):
+        for i in range(idx.nrecords):
             r = &idx.records[i]
             n = r.features.nvalues
             if n:
@@ -1431,12 +1495,15 @@ def fill_csr(DecodedIndex idx, out_t[::1] data, int32_t[::1] indices, int64_t[::
             pos += n
             indptr[i + 1] = pos
     if not ok:
-        idx.raise_at(i, "malformed protobuf in tensor.keys: a varint is malformed" if bad == <uint64_t>-1 else
-                     f'features["values"] has key {bad} outside its shape [{r.features.shape0}]')
+        if bad == BAD_VARINT:
+            idx.raise_at(i, "malformed protobuf in tensor.keys: a varint is malformed")
+        if bad == BAD_COUNT:
+            idx.raise_at(i, f'features["values"] has {key_count(&r.features)} keys but {r.features.nvalues} values')
+        idx.raise_at(i, f'features["values"] has key {bad} outside its shape [{r.features.shape0}]')
 
 
 def fill_labels(DecodedIndex idx, out_t[::1] out):
     cdef Py_ssize_t i
     with nogil:
-        for i in range(<Py_ssize_t>idx.records.size()):
+        for i in range(idx.nrecords):
             fill_values(&idx.records[i].label, &out[i])

@@ -91,8 +91,11 @@ def test_framing_errors_name_record_and_offset(data, offset, message):
         (record(field(1, 2, struct.pack("<f", 1)) + field(2, 2, varint(7)) + field(3, 2, varint(2))),
          "has key 7 outside its shape [2]"),
         (record(field(1, 2, struct.pack("<f", 1)) + field(2, 2, varint(1))), "has 1 keys but no shape"),
-        (record(field(1, 2, struct.pack("<ff", 1, 2)) + field(2, 2, varint(1)) + field(3, 2, varint(5))),
+        (record(field(1, 2, struct.pack("<ff", 1, 2)) + field(2, 2, varint(1)) + field(3, 2, varint(2))),
          "has 1 keys but 2 values"),
+        (record(field(1, 2, struct.pack("<f", 1)) + field(2, 2, varint(0) + varint(1)) + field(3, 2, varint(2))),
+         "has 2 keys but 1 values"),
+        (record(field(2, 2, varint(1)) + field(3, 2, varint(2))), "has 1 keys but 0 values"),
         (record(field(3, 2, varint(2) + varint(3))), "2-dimensional shape"),
         (record(field(1, 2, struct.pack("<ff", 1, 2)) + field(3, 2, varint(3))), "dense with 2 values but its shape says 3"),
         (record(field(3, 2, varint(2**40))), "widths above 2**31 - 1"),
@@ -101,7 +104,7 @@ def test_framing_errors_name_record_and_offset(data, offset, message):
     ],
     ids=["truncated-tag-len", "length-past-message", "wrong-wiretype", "group", "field-zero", "long-varint",
          "packed-width", "values-wiretype", "bad-key-varint", "bytes-tensor", "no-values-key", "key-outside-shape",
-         "keys-without-shape", "keys-values-mismatch", "2d-shape", "dense-shape-mismatch", "huge-width", "bytes-label"],
+         "keys-without-shape", "fewer-keys", "more-keys", "keys-no-values", "2d-shape", "dense-shape-mismatch", "huge-width", "bytes-label"],
 )
 def test_protobuf_errors_name_the_problem_record_and_offset(payload, message):
     error = decode_error(GOOD + frame(payload))
