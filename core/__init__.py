@@ -20,7 +20,7 @@ from .files import (
     write_spmatrix_to_sparse_tensor,
 )
 from .record_pb2 import Record
-from .streaming import ManifestError, iter_batches, read_manifest, resolve_sources
+from .streaming import ManifestError, iter_batches, iter_file_batches, read_manifest, resolve_sources
 
 __all__ = [
     "ManifestError",
@@ -32,6 +32,7 @@ __all__ = [
     "encode_sparse",
     "frame_payloads",
     "iter_batches",
+    "iter_file_batches",
     "read_manifest",
     "read_records",
     "read_recordio",

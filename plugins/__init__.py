@@ -34,7 +34,7 @@ BACKEND_ENV = "NTM_BACKEND"
 DISTRIBUTION = "ntm-anywhere"
 
 # Built-in plugins, imported and registered exactly as an entry point would be.
-DEFAULT_PLUGINS: Tuple[str, ...] = ("ntm.plugins.mock",)
+DEFAULT_PLUGINS: Tuple[str, ...] = ("ntm.plugins.mock", "ntm.plugins.local", "ntm.plugins.sagemaker")
 
 pm = pluggy.PluginManager(hookspecs.PROJECT_NAME)
 pm.add_hookspecs(hookspecs)

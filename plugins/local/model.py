@@ -1,0 +1,102 @@
+"""The neural topic model: SageMaker NTM's NVDM-family encoder with a product-of-experts decoder.
+
+Encoder (SageMaker's hyperparameters): an MLP over the bag of words with ``encoder_layers`` hidden sizes,
+``encoder_layers_activation`` and optional ``batch_norm``, giving the mean and log-variance of a
+logistic-normal posterior over topic proportions. The first layer takes the sparse counts directly.
+
+Decoder (what makes topics good, see QUALITY.md): word logits = batch-normalised ``theta @ beta`` (ProdLDA),
+with a Laplace approximation of a Dirichlet(1) prior on theta. Topics are read from ``beta``.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Dict, Sequence
+
+import torch
+from torch import nn
+from torch.nn import functional as F
+
+from .architecture import hidden_plan
+
+ACTIVATIONS = {"sigmoid": nn.Sigmoid, "tanh": nn.Tanh, "relu": nn.ReLU}
+
+
+class Batch:
+    """A mini-batch of bag-of-words rows in CSR form, as the model consumes it.
+
+    The counts never become a dense matrix: the first layer is an ``embedding_bag`` over the word ids
+    and the reconstruction term gathers log-probabilities at the non-zeros only.
+    """
+
+    def __init__(self, csr):
+        self.size = csr.shape[0]
+        self.offsets = torch.as_tensor(csr.indptr[:-1], dtype=torch.int64)
+        self.words = torch.as_tensor(csr.indices, dtype=torch.int64)
+        self.counts = torch.as_tensor(csr.data, dtype=torch.float32)
+        self.rows = torch.repeat_interleave(torch.arange(self.size), torch.as_tensor(csr.indptr).diff())
+
+
+class NeuralTopicModel(nn.Module):
+    def __init__(self, vocab_size: int, num_topics: int, encoder_layers: Sequence[int],
+                 activation: str = "sigmoid", batch_norm: bool = False, dropout: float = 0.2,
+                 prior_alpha: float = 1.0):
+        super().__init__()
+        self.vocab_size, self.num_topics = vocab_size, num_topics
+        self.activation_name, self.batch_norm = activation, batch_norm
+        sizes = [vocab_size, *encoder_layers]
+        # The first layer's weights as (vocab, hidden) rows, summed per document by embedding_bag with
+        # the counts as weights: a sparse matmul that never builds the dense counts.
+        self.input_weight = nn.Parameter(torch.empty(vocab_size, sizes[1]))
+        self.input_bias = nn.Parameter(torch.zeros(sizes[1]))
+        bound = 1.0 / math.sqrt(vocab_size)
+        nn.init.uniform_(self.input_weight, -bound, bound)
+        builders = {"linear": nn.Linear, "batch_norm": nn.BatchNorm1d,
+                    "activation": lambda *_: ACTIVATIONS[activation]()}
+        self.hidden = nn.Sequential(*[builders[kind](*args) for kind, args in hidden_plan(encoder_layers, batch_norm)])
+        self.encoder_dropout = nn.Dropout(dropout)
+        self.mu = nn.Linear(sizes[-1], num_topics)
+        self.logvar = nn.Linear(sizes[-1], num_topics)
+        # Batch norm on the posterior parameters and on the word logits (without learned scale) keeps
+        # the posterior from collapsing and stops a few frequent words from dominating every topic.
+        self.mu_bn = nn.BatchNorm1d(num_topics, affine=False)
+        self.logvar_bn = nn.BatchNorm1d(num_topics, affine=False)
+        self.theta_dropout = nn.Dropout(dropout)
+        self.beta = nn.Parameter(torch.empty(num_topics, vocab_size))
+        nn.init.xavier_uniform_(self.beta)
+        self.decoder_bn = nn.BatchNorm1d(vocab_size, affine=False)
+        # Laplace approximation of Dirichlet(alpha) in the softmax basis (Srivastava & Sutton 2017).
+        alpha = torch.full((num_topics,), float(prior_alpha))
+        prior_mean = alpha.log() - alpha.log().mean()
+        prior_var = (1.0 / alpha) * (1 - 2.0 / num_topics) + (1.0 / alpha).sum() / num_topics ** 2
+        self.register_buffer("prior_mean", prior_mean)
+        self.register_buffer("prior_var", prior_var)
+
+    def encode(self, batch: Batch):
+        first = F.embedding_bag(batch.words, self.input_weight, batch.offsets, mode="sum",
+                                per_sample_weights=batch.counts)
+        hidden = self.encoder_dropout(self.hidden(first + self.input_bias))
+        return self.mu_bn(self.mu(hidden)), self.logvar_bn(self.logvar(hidden))
+
+    def forward(self, batch: Batch, kl_weight: float = 1.0) -> Dict[str, torch.Tensor]:
+        """Per-document losses: reconstruction (-sum x log p), KL to the prior, and their weighted sum."""
+        mu, logvar = self.encode(batch)
+        if self.training:
+            z = mu + torch.randn_like(mu) * (0.5 * logvar).exp()
+        else:
+            z = mu
+        theta = self.theta_dropout(F.softmax(z, dim=1))
+        log_probs = F.log_softmax(self.decoder_bn(theta @ self.beta), dim=1)
+        picked = log_probs[batch.rows, batch.words] * batch.counts
+        rec = -torch.zeros(batch.size, dtype=picked.dtype).index_add_(0, batch.rows, picked)
+        var = logvar.exp()
+        kld = 0.5 * ((var / self.prior_var).sum(1)
+                     + ((mu - self.prior_mean) ** 2 / self.prior_var).sum(1)
+                     - self.num_topics + self.prior_var.log().sum() - logvar.sum(1))
+        return {"rec_loss": rec, "kld": kld, "total_loss": rec + kl_weight * kld}
+
+    @torch.no_grad()
+    def topic_weights(self, batch: Batch) -> torch.Tensor:
+        """Posterior-mean topic proportions (deterministic; call in eval mode)."""
+        mu, _ = self.encode(batch)
+        return F.softmax(mu, dim=1)
