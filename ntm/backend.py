@@ -183,6 +183,10 @@ class Backend:
         """Where training jobs put artifacts when the estimator has no ``output_path``."""
         return storage.to_uri(storage.ntm_home() / "output") + "/"
 
+    def use_session(self, session: Any) -> None:
+        """Take settings from an estimator's ``sagemaker_session`` (a ``boto3.Session`` or a SageMaker SDK
+        ``Session``): backends that talk to a cloud use its credentials and region; others ignore it."""
+
     def arn(self, kind: str, name: str) -> str:
         """An ARN-shaped identifier for a resource this backend created (``kind``: training-job...)."""
         return f"arn:ntm:{type(self).__name__.lower()}:local:000000000000:{kind}/{name}"

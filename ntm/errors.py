@@ -62,3 +62,42 @@ class UnexpectedStatusError(ValueError):
 
 class UnsupportedContentTypeError(ValueError):
     """A request body or Accept header names a content type the endpoint does not speak."""
+
+
+class CloudError(Exception):
+    """A cloud service (AWS for the ``sagemaker`` backend and ``s3://`` data) refused or failed a request.
+
+    The message names the resource and what to do; ``service``, ``code`` (the service's error code, such
+    as ``AccessDenied``) and ``resource`` hold the same facts for code that inspects them. The botocore
+    exception, where there was one, is chained as ``__cause__``.
+    """
+
+    def __init__(self, message: str, *, service: str = "", code: str = "", resource: str = "") -> None:
+        super().__init__(message)
+        self.service = service
+        self.code = code
+        self.resource = resource
+
+
+class CloudCredentialsError(CloudError, PermissionError):
+    """No credentials were found, or the service rejected them (expired, invalid)."""
+
+
+class CloudRegionError(CloudError, ValueError):
+    """No region is configured, or the region is one the service (or NTM's image table) does not offer."""
+
+
+class RoleResolutionError(CloudError, ValueError):
+    """An IAM role name could not be turned into an ARN (it does not exist, or IAM cannot be read)."""
+
+
+class BucketAccessError(CloudError, PermissionError):
+    """An S3 bucket does not exist or denies this caller access."""
+
+
+class CloudAccessDeniedError(CloudError, PermissionError):
+    """The caller (or the job's execution role) is not allowed to perform a call."""
+
+
+class ThrottlingError(CloudError):
+    """The service kept throttling a call after ntm retried it with backoff."""

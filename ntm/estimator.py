@@ -61,6 +61,9 @@ class NTM:
     clip_gradient = Float("clip_gradient", 1e-3, sdk_text="A float greater equal to 1e-3")
     weight_decay = Float("weight_decay", 0.0, 1.0, "A float in [0.0, 1.0]")
     learning_rate = Float("learning_rate", 1e-6, 1.0, "A float in [1e-6, 1.0]")
+    # The algorithm's own hyperparameters that the SDK's class does not expose.
+    sub_sample = Float("sub_sample", 1e-6, 1.0, "A float in (0, 1]")
+    seed = Integer("seed", 0, 2**31 - 1, "An integer in [0, 2**31 - 1]")
 
     def __init__(self, role: Optional[str] = None, instance_count: Optional[int] = None,
                  instance_type: Optional[str] = None, num_topics: Optional[int] = None,
@@ -69,7 +72,8 @@ class NTM:
                  tolerance: Optional[float] = None, num_patience_epochs: Optional[int] = None,
                  batch_norm: Optional[bool] = None, rescale_gradient: Optional[float] = None,
                  clip_gradient: Optional[float] = None, weight_decay: Optional[float] = None,
-                 learning_rate: Optional[float] = None, *, train_instance_count: Optional[int] = None,
+                 learning_rate: Optional[float] = None, *, sub_sample: Optional[float] = None,
+                 seed: Optional[int] = None, train_instance_count: Optional[int] = None,
                  train_instance_type: Optional[str] = None, backend: Optional[str] = None,
                  data_location: Optional[str] = None, output_path: Optional[str] = None,
                  base_job_name: Optional[str] = None, sagemaker_session: Any = None,
@@ -121,6 +125,8 @@ class NTM:
         self.clip_gradient = clip_gradient
         self.weight_decay = weight_decay
         self.learning_rate = learning_rate
+        self.sub_sample = sub_sample
+        self.seed = seed
 
     # ----- configuration --------------------------------------------------------------------------
     @property
@@ -184,12 +190,22 @@ class NTM:
 
         ``train``: a 2-D numpy array, a scipy.sparse matrix (sparse records), or an iterator of row
         chunks for corpora larger than memory. Written under ``data_location`` (``s3://``, ``file://``
-        or a path; default: the backend's). ``encrypt`` is accepted for SDK compatibility.
+        or a path; default: the backend's). ``encrypt`` stores the objects encrypted at rest on S3 (SSE-S3).
         """
-        location = self.data_location or plugins.get_backend(self.backend_name).default_data_location()
+        location = self.data_location
+        if location is None or self.sagemaker_session is not None:
+            backend = self._backend(self.backend_name)  # hands the session to s3:// writes too
+            location = location or backend.default_data_location()
         return write_record_set(train, labels, location=location, num_shards=self.instance_count,
                                 channel=channel, distribution=distribution, name_prefix=type(self).__name__,
-                                progress=progress)
+                                progress=progress, encrypt=encrypt)
+
+    def _backend(self, name: str):
+        """The backend ``name``, handed this estimator's ``sagemaker_session`` when it has one."""
+        backend = plugins.get_backend(name)
+        if self.sagemaker_session is not None:
+            backend.use_session(self.sagemaker_session)
+        return backend
 
     # ----- training -------------------------------------------------------------------------------
     def fit(self, records, mini_batch_size: Optional[int] = None, wait: bool = True, logs: bool = True,
@@ -213,7 +229,7 @@ class NTM:
                              "set estimator.feature_dim (the vocabulary size) before fit()")
         self.mini_batch_size = mini_batch_size
         backend_name = plugins.select_backend(self.backend, self.instance_type)
-        backend = plugins.get_backend(backend_name)
+        backend = self._backend(backend_name)
         job_name = job_name or name_from_base(self.base_job_name or self.repo_name)
         if self.output_path is None:
             self.output_path = backend.default_output_path()
@@ -258,8 +274,11 @@ class NTM:
         """An estimator bound to an existing training job, rebuilt from the job's description.
 
         If the job is still running, block until it ends, printing its logs (``logs=False`` to stay quiet).
-        The backend is ``backend=`` if given, else the one that knows the job.
+        The backend is ``backend=`` if given, else the one that knows the job; ``sagemaker_session`` is
+        handed to it (and to the ``sagemaker`` backend before the search, so it looks in the right account).
         """
+        if sagemaker_session is not None:
+            plugins.get_backend(plugins.select_backend(backend or "sagemaker")).use_session(sagemaker_session)
         owner = find_owner("describe_training_job", training_job_name, backend)
         job = plugins.get_backend(owner).describe_training_job(training_job_name)
         resources = job.get("ResourceConfig", {})

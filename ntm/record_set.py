@@ -70,13 +70,14 @@ def shard_name(index: int, count: int) -> str:
 
 def write_record_set(train, labels=None, *, location: str, num_shards: int, channel: str = "train",
                      distribution: str = "ShardedByS3Key", name_prefix: str = "NTM",
-                     progress: Optional[bool] = None, max_workers: Optional[int] = None) -> RecordSet:
+                     progress: Optional[bool] = None, max_workers: Optional[int] = None,
+                     encrypt: bool = False) -> RecordSet:
     """Encode ``train`` (and ``labels``) into ``num_shards`` shards under a new folder of ``location``.
 
     ``train``: a 2-D numpy array (or anything ``np.asarray`` takes, such as a DataFrame), a
     scipy.sparse matrix, or an iterator of such chunks (optionally ``(chunk, labels)`` pairs) for data
     larger than memory. ``progress`` prints rows written to stderr (default: only for iterators, on a
-    terminal).
+    terminal). ``encrypt`` stores shards and manifest encrypted at rest on S3 (SSE-S3, as the SDK does).
     """
     if isinstance(num_shards, bool) or not isinstance(num_shards, (int, np.integer)) or num_shards < 1:
         raise ValueError(f"the number of shards (instance_count) must be a positive int, got {num_shards!r}")
@@ -89,14 +90,14 @@ def write_record_set(train, labels=None, *, location: str, num_shards: int, chan
             raise ValueError("labels must be None when train is an iterator of chunks; "
                              "yield (chunk, labels) pairs instead")
         names, rows, width = _write_streamed(iter(train), prefix, num_shards, workers,
-                                             _Progress(progress, default=sys.stderr.isatty()))
+                                             _Progress(progress, default=sys.stderr.isatty()), encrypt)
     else:
         matrix = _as_matrix(train, "train")
         names, rows, width = _write_arrays(matrix, labels, prefix, num_shards, workers,
-                                           _Progress(progress, default=False))
+                                           _Progress(progress, default=False), encrypt)
     manifest = prefix + MANIFEST_NAME
     try:
-        storage.write_bytes(manifest, json.dumps([{"prefix": prefix}] + names).encode("utf-8"))
+        storage.write_bytes(manifest, json.dumps([{"prefix": prefix}] + names).encode("utf-8"), encrypt=encrypt)
     except BaseException:
         _delete_all(prefix, names)
         raise
@@ -136,7 +137,7 @@ def _split_rows(nrows: int, num_shards: int) -> List[Tuple[int, int]]:
     return bounds + [((num_shards - 1) * size, nrows)]
 
 
-def _write_arrays(matrix, labels, prefix, num_shards, workers, progress):
+def _write_arrays(matrix, labels, prefix, num_shards, workers, progress, encrypt=False):
     nrows, width = matrix.shape
     if labels is not None:
         labels = np.asarray(labels)
@@ -149,7 +150,7 @@ def _write_arrays(matrix, labels, prefix, num_shards, workers, progress):
     def write(index: int) -> str:
         start, stop = bounds[index]
         data = _encode(matrix[start:stop], None if labels is None else labels[start:stop])
-        storage.write_bytes(prefix + names[index], data)
+        storage.write_bytes(prefix + names[index], data, encrypt=encrypt)
         progress.add(stop - start, len(data))
         return names[index]
 
@@ -194,7 +195,7 @@ def _split_chunk(chunk, index: int):
     return features, labels
 
 
-def _write_streamed(chunks, prefix, num_shards, workers, progress):
+def _write_streamed(chunks, prefix, num_shards, workers, progress, encrypt=False):
     names = [shard_name(i, num_shards) for i in range(num_shards)]
     rows_per_shard = [0] * num_shards
     width: Optional[int] = None
@@ -202,7 +203,7 @@ def _write_streamed(chunks, prefix, num_shards, workers, progress):
     offset = 0
     # Every shard file stays a temporary file until all chunks are in; a failure leaves nothing behind.
     with ExitStack() as stack, ThreadPoolExecutor(workers) as pool:
-        outputs = [stack.enter_context(storage.open_write(prefix + name)) for name in names]
+        outputs = [stack.enter_context(storage.open_write(prefix + name, encrypt=encrypt)) for name in names]
         for index, chunk in enumerate(chunks):
             features, labels = _split_chunk(chunk, index)
             if width is None:

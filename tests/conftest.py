@@ -5,6 +5,9 @@ import os
 
 import pytest
 
+# moto and fake-AWS fixtures for the sagemaker backend's tests (imports botocore only when used).
+pytest_plugins = ["sagemaker_fixtures"]
+
 # Set before ntm loads its plugins: third-party plugins installed in this environment must not change
 # what the tests see. Tests that exercise entry points run in a subprocess without it.
 os.environ["NTM_DISABLE_PLUGIN_AUTOLOAD"] = "1"

@@ -211,7 +211,7 @@ def test_a_failed_transform_raises_with_the_reason(tmp_path):
 
 
 def test_attach_to_an_unknown_job_says_who_was_asked():
-    with pytest.raises(ValueError, match=r"no backend knows 'nope' \(asked: mock\)"):
+    with pytest.raises(ValueError, match=r"no backend knows 'nope' \(asked: mock"):
         NTM.attach("nope")
 
 

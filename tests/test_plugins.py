@@ -49,10 +49,13 @@ def test_hook_register_backends_adds_a_backend_found_by_name_alias_and_instance_
 
 
 def test_built_in_backends_register_through_the_same_hook():
-    assert plugins.DEFAULT_PLUGINS == ("ntm.plugins.mock",)
-    mock = {b.name: b for b in ntm.list_backends()}["mock"]
-    assert mock.plugin == "ntm.plugins.mock" and mock.instance_types == ("mock",)
-    assert plugins.pm.has_plugin("ntm.plugins.mock")
+    assert plugins.DEFAULT_PLUGINS == ("ntm.plugins.mock", "ntm.plugins.local", "ntm.plugins.sagemaker")
+    backends = {b.name: b for b in ntm.list_backends()}
+    assert backends["mock"].plugin == "ntm.plugins.mock" and backends["mock"].instance_types == ("mock",)
+    sagemaker = backends["sagemaker"]
+    assert (sagemaker.plugin, sagemaker.instance_types, sagemaker.extra) == ("ntm.plugins.sagemaker", ("ml.*",),
+                                                                             "sagemaker")
+    assert all(plugins.pm.has_plugin(name) for name in plugins.DEFAULT_PLUGINS)
 
 
 def test_backend_argument_then_environment_then_instance_type(register_plugin, monkeypatch):
@@ -67,7 +70,8 @@ def test_backend_argument_then_environment_then_instance_type(register_plugin, m
 def test_unknown_backend_lists_the_available_ones_and_suggests_the_closest():
     with pytest.raises(UnknownBackendError) as caught:
         ntm.get_backend("mokc")
-    assert str(caught.value) == "unknown backend 'mokc'; available backends: mock. Did you mean 'mock'?"
+    assert str(caught.value) == ("unknown backend 'mokc'; available backends: local, mock, sagemaker. "
+                                 "Did you mean 'mock'?")
 
 
 def test_unknown_backend_from_the_environment_says_so(monkeypatch):
@@ -121,7 +125,7 @@ def test_a_plugin_raising_while_registering_is_named_and_the_others_still_load(r
     register_plugin(Broken(), "broken-plugin")
     with pytest.warns(RuntimeWarning, match="ntm plugin 'broken-plugin' .* failed to load .*RuntimeError: boom"):
         names = [b.name for b in ntm.list_backends()]
-    assert names == ["mock"]
+    assert names == ["mock", "local", "sagemaker"]
     with pytest.raises(UnknownBackendError, match=r"Plugins that failed to load: 'broken-plugin' \(RuntimeError: boom\)"):
         ntm.get_backend("broken")
 
@@ -149,7 +153,7 @@ def test_import_ntm_loads_no_torch_and_no_boto3():
         ntm.NTM(None, 1, "mock", 3)
         print(names, "torch" in sys.modules, "boto3" in sys.modules, "botocore" in sys.modules)
     """)
-    assert done.stdout.split() == ["['mock']", "False", "False", "False"]
+    assert done.stdout.split() == ["['mock',", "'local',", "'sagemaker']", "False", "False", "False"]
 
 
 THIRD_PARTY = '''
@@ -201,7 +205,7 @@ def test_a_third_party_backend_installed_by_entry_point_runs_the_estimator_end_t
                           "warnings": [str(w.message) for w in caught]}))
     """, env_extra={"NTM_HOME": str(installed_distribution / "home")}, path=installed_distribution)
     report = json.loads(done.stdout.strip().splitlines()[-1])
-    assert report["names"] == ["mock", "thirdparty"]
+    assert report["names"] == ["mock", "local", "sagemaker", "thirdparty"]
     assert report["backend"] == "thirdparty" and report["k"] == 3
     assert any("'broken'" in w and "needs a library that is missing" in w for w in report["warnings"])
     assert any("'typo'" in w and "register_backend" in w for w in report["warnings"])
@@ -210,4 +214,4 @@ def test_a_third_party_backend_installed_by_entry_point_runs_the_estimator_end_t
 def test_entry_point_autoloading_can_be_switched_off(installed_distribution):
     done = run_python("import ntm; print([b.name for b in ntm.list_backends()])",
                       env_extra={"NTM_DISABLE_PLUGIN_AUTOLOAD": "1"}, drop=(), path=installed_distribution)
-    assert done.stdout.strip() == "['mock']"
+    assert done.stdout.strip() == "['mock', 'local', 'sagemaker']"

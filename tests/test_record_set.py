@@ -97,10 +97,10 @@ def test_a_failing_chunk_leaves_no_files_behind(tmp_path):
 def test_a_failing_shard_write_removes_the_shards_already_written(tmp_path, monkeypatch):
     real_write = storage.write_bytes
 
-    def flaky(uri, data):
+    def flaky(uri, data, **options):
         if uri.endswith("matrix_2.pbr"):
             raise OSError("disk full")
-        real_write(uri, data)
+        real_write(uri, data, **options)
 
     monkeypatch.setattr(storage, "write_bytes", flaky)
     with pytest.raises(OSError, match="disk full"):
