@@ -70,14 +70,21 @@ class NTMPredictor:
 
     def delete_endpoint(self, delete_endpoint_config: bool = True) -> None:
         """Delete the endpoint (raises ``ValueError`` if it does not exist)."""
-        plugins.get_backend(self.backend_name).delete_endpoint(self.endpoint_name)
+        backend = plugins.get_backend(self.backend_name)
+        # Remembered so delete_model() still works afterwards, the order SDK v2 examples use.
+        self._model_names = self._serving_models(backend)
+        backend.delete_endpoint(self.endpoint_name)
 
     def delete_model(self) -> None:
-        """Delete the model behind this endpoint."""
+        """Delete the model behind this endpoint (before or after ``delete_endpoint``)."""
         backend = plugins.get_backend(self.backend_name)
-        for variant in backend.describe_endpoint(self.endpoint_name).get("ProductionVariants", []):
-            if variant.get("ModelName"):
-                backend.delete_model(variant["ModelName"])
+        names = getattr(self, "_model_names", None)
+        for name in names if names is not None else self._serving_models(backend):
+            backend.delete_model(name)
+
+    def _serving_models(self, backend) -> list:
+        variants = backend.describe_endpoint(self.endpoint_name).get("ProductionVariants", [])
+        return [variant["ModelName"] for variant in variants if variant.get("ModelName")]
 
     def __repr__(self) -> str:
         return f"NTMPredictor(endpoint_name={self.endpoint_name!r}, backend={self._backend_name!r})"

@@ -111,8 +111,8 @@ def test_deploy_predict_and_delete_go_through_sagemaker(aws, moto_url):
     assert model["ExecutionRoleArn"] == aws
     queue_endpoint_results(moto_url, json.dumps({"predictions": [{"topic_weights": [0.25, 0.75]}]}))
     assert predictor.predict(ROWS[:1]) == {"predictions": [{"topic_weights": [0.25, 0.75]}]}
-    predictor.delete_model()
     predictor.delete_endpoint()
+    predictor.delete_model()  # after the endpoint is gone, as SDK v2 examples do it
     assert sagemaker.list_endpoints()["Endpoints"] == []
     assert sagemaker.list_endpoint_configs()["EndpointConfigs"] == []
     assert sagemaker.list_models()["Models"] == []
@@ -182,3 +182,15 @@ def test_an_s3_model_deploys_on_sagemaker_from_its_uri(aws):
     assert predictor.backend_name == "sagemaker"
     assert boto3.client("sagemaker").describe_endpoint(EndpointName=predictor.endpoint_name)["EndpointStatus"] \
         == "InService"
+
+
+def test_the_estimators_sagemaker_session_supplies_region_and_credentials(aws, monkeypatch):
+    monkeypatch.delenv("AWS_DEFAULT_REGION")  # only the session knows the region now
+    session = boto3.Session(region_name=REGION)
+    ntm = estimator(sagemaker_session=session)
+    record_set = ntm.record_set(ROWS)
+    assert storage._boto3_session is session
+    ntm.fit(record_set, logs=False, job_name="ntm-session")
+    assert sagemaker_backend().region == REGION
+    assert session.client("sagemaker").describe_training_job(TrainingJobName="ntm-session")["TrainingJobStatus"] \
+        == "Completed"
