@@ -93,12 +93,12 @@ def update(kind: str, name: str, **columns: Any) -> None:
     connect().execute(f"UPDATE {_TABLES[kind]} SET {assignments} WHERE name = ?", (*columns.values(), name))
 
 
-def update_if(kind: str, name: str, status: str, **columns: Any) -> bool:
-    """Update only while the row's status is still ``status`` (so two processes observing the same
+def update_if(kind: str, name: str, expected_status: str, **columns: Any) -> bool:
+    """Update only while the row's status is still ``expected_status`` (so two processes observing the same
     change write it once); True if this call changed it."""
     assignments = ", ".join(f"{column} = ?" for column in columns)
     cursor = connect().execute(f"UPDATE {_TABLES[kind]} SET {assignments} WHERE name = ? AND status = ?",
-                               (*columns.values(), name, status))
+                               (*columns.values(), name, expected_status))
     return cursor.rowcount > 0
 
 
