@@ -82,6 +82,16 @@ def ping(host: str, port: int, timeout: float = PING_TIMEOUT_S) -> bool:
         connection.close()
 
 
+def workers_started(pid: int, expected: int) -> bool:
+    """True once the arbiter ``pid`` has ``expected`` worker processes (InService means every instance
+    is up, as on SageMaker). Where /proc cannot tell (not Linux), a ``/ping`` answer has to do."""
+    try:
+        with open(f"/proc/{pid}/task/{pid}/children", encoding="ascii") as handle:
+            return len(handle.read().split()) >= expected
+    except OSError:
+        return True
+
+
 def log_tail(name: str, lines: int = 8) -> str:
     try:
         text = log_path(name).read_text(errors="replace")

@@ -88,7 +88,8 @@ class LocalHosting:
                                                       + endpoints.log_tail(name))
             else:
                 address = endpoints.read_ready_file(name)
-                if address is not None and endpoints.ping(*address):
+                if address is not None and endpoints.workers_started(row["pid"], row["instance_count"]) \
+                        and endpoints.ping(*address):
                     hostingstore.update_if("endpoint", name, "Creating", status="InService", host=address[0],
                                            port=address[1], modified=_now())
         elif row["status"] == "InService" and not endpoints.alive(row["pid"]):
