@@ -6,17 +6,19 @@ import json
 from datetime import datetime, timedelta, timezone
 
 import boto3
+import numpy as np
 import pytest
 from botocore.response import StreamingBody
 from botocore.stub import Stubber
 from sagemaker_fixtures import fake_credentials
 
-from ntm import NTMModel, plugins
+from ntm import NTMModel, NTMPredictor, plugins
 from ntm.core import encode_dense, read_records
 from ntm.errors import (CloudAccessDeniedError, CloudCredentialsError, CloudRegionError, ResourceInUseError,
                         ResourceNotFoundError, RoleResolutionError, ThrottlingError, UnexpectedStatusError,
                         UnsupportedContentTypeError)
 from ntm.jobs import TrainingJob
+from ntm.payloads import render_response
 from ntm.plugins.sagemaker import aws_errors
 
 REGION = "us-west-2"
@@ -287,10 +289,6 @@ def test_a_failed_create_endpoint_removes_the_config_it_made(stubs):
 
 
 def test_predict_goes_through_invoke_endpoint_with_the_serializers_types(stubs):
-    from ntm.payloads import render_response
-
-    import numpy as np
-
     rows = np.ones((2, 3), dtype=np.float32)
     answer = render_response(np.array([[0.25, 0.75], [0.5, 0.5]], dtype=np.float32),
                              "application/x-recordio-protobuf")
@@ -298,8 +296,6 @@ def test_predict_goes_through_invoke_endpoint_with_the_serializers_types(stubs):
                  {"Body": StreamingBody(io.BytesIO(answer), len(answer)), "ContentType": "application/x-recordio-protobuf"},
                  {"EndpointName": "ntm-ep", "Body": encode_dense(rows),
                   "ContentType": "application/x-recordio-protobuf", "Accept": "application/x-recordio-protobuf"})
-    from ntm import NTMPredictor
-
     records = NTMPredictor("ntm-ep", backend="sagemaker").predict(rows)
     assert [list(r.label["topic_weights"].float32_tensor.values) for r in records] == [[0.25, 0.75], [0.5, 0.5]]
     assert len(read_records(io.BytesIO(answer))) == 2

@@ -1,4 +1,4 @@
-"""A training job's CloudWatch logs (tailed stream by stream) and metrics (CloudWatch, else the job's final ones).
+"""A training job's CloudWatch logs (tailed stream by stream) and metrics (CloudWatch, else the final ones).
 
 SageMaker writes one log stream per instance, ``<job>/algo-<n>-<epoch>``, in the group
 ``/aws/sagemaker/TrainingJobs``; streams appear only once a container starts writing, so they are
@@ -106,16 +106,18 @@ def training_metrics(cloudwatch, description: Dict[str, Any], call: Callable[...
         end = description.get("TrainingEndTime") or datetime.now(timezone.utc)
         names = [definition["Name"] for definition in
                  (description.get("AlgorithmSpecification") or {}).get("MetricDefinitions", [])]
+        job = description["TrainingJobName"]
         for name in names:
-            answer = call(cloudwatch.get_metric_statistics, description["TrainingJobName"], Namespace=METRICS_NAMESPACE, MetricName=name,
-                          Dimensions=[{"Name": "TrainingJobName", "Value": description["TrainingJobName"]}],
+            answer = call(cloudwatch.get_metric_statistics, job, Namespace=METRICS_NAMESPACE, MetricName=name,
+                          Dimensions=[{"Name": "TrainingJobName", "Value": job}],
                           StartTime=start, EndTime=end + timedelta(minutes=1),  # CloudWatch drops seconds
                           Period=METRICS_PERIOD_SECONDS, Statistics=["Average"])
             rows += [{"timestamp": _seconds_since(start, point["Timestamp"]), "metric_name": name,
                       "value": float(point["Average"])} for point in answer.get("Datapoints", [])]
     if not rows:
-        rows = [{"timestamp": _seconds_since(start, metric.get("Timestamp")), "metric_name": metric["MetricName"],
-                 "value": float(metric["Value"])} for metric in description.get("FinalMetricDataList") or []]
+        rows = [{"timestamp": _seconds_since(start, metric.get("Timestamp")),
+                 "metric_name": metric["MetricName"], "value": float(metric["Value"])}
+                for metric in description.get("FinalMetricDataList") or []]
     return sorted(rows, key=lambda row: (row["timestamp"], row["metric_name"]))
 
 
