@@ -206,7 +206,7 @@ def test_a_failed_transform_raises_with_the_reason(tmp_path):
     estimator = NTM(None, 1, "mock", 3)
     estimator.fit(estimator.record_set(ROWS), logs=False)
     (tmp_path / "bad.csv").write_text("1,2,x\n")
-    with pytest.raises(UnexpectedStatusError, match="Transform job .*: Failed. Reason: ValueError: CSV line 1"):
+    with pytest.raises(UnexpectedStatusError, match="Transform job .*: Failed. Reason: RequestError: CSV line 1"):
         estimator.transformer(1, "mock").transform(str(tmp_path / "bad.csv"), content_type="text/csv")
 
 
