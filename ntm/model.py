@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any, Dict, List, Optional
 
-from . import plugins
+from . import plugins, storage
 from .backend import ENDPOINT_TERMINAL, NTM_IMAGE
 from .jobs import check_status, wait_for
 from .naming import name_from_base
@@ -105,6 +105,27 @@ class NTMModel:
         model_name = self._create(backend_name, options.get("tags"))
         return Transformer(model_name, instance_count, instance_type or backend_name,
                            backend=backend_name, **options)
+
+    def topics(self, top_n: int = 20) -> List[List[Any]]:
+        """Each topic's ``top_n`` words, best first: words when the training job had a vocabulary
+        (the ``auxiliary`` channel's vocab.txt), word ids otherwise.
+
+        Read from the model's own parameters, for models trained by the local backend (SageMaker's
+        own model.tar.gz holds MXNet parameters, which ntm does not read).
+
+        >>> NTMModel(estimator.model_data).topics(top_n=5)[0]   # doctest: +SKIP
+        ['orbit', 'nasa', 'launch', 'shuttle', 'moon']
+        """
+        from ntm.plugins.local.artifact import load_artifact
+        from ntm.plugins.local.topics import rank_topics, topic_word_scores
+
+        if isinstance(top_n, bool) or not isinstance(top_n, int) or top_n < 1:
+            raise ValueError(f"top_n must be a positive integer, got {top_n!r}")
+        artifact = load_artifact(storage.read_bytes(self.model_data), self.model_data)
+        ranked = rank_topics(topic_word_scores(artifact.weights), top_n)
+        if artifact.vocabulary is None:
+            return ranked
+        return [[artifact.vocabulary[w] for w in topic] for topic in ranked]
 
     def delete_model(self) -> None:
         """Delete the model from the backend it was created on."""

@@ -8,16 +8,35 @@ topics are the obstacle). Everything here reads the model's parameters only.
 
 from __future__ import annotations
 
-from typing import List, Optional, Sequence
+from typing import Dict, List, Optional, Sequence
 
 import numpy as np
 
 from ntm import metrics as topic_metrics
 
 
-def rank_topics(beta: np.ndarray, top_n: int = 20) -> List[List[int]]:
-    """Each topic's ``top_n`` word ids, best first, ranked by the decoder's weights."""
-    order = np.argsort(-beta, axis=1)
+BATCH_NORM_EPS = 1e-5
+
+
+def topic_word_scores(weights: Dict[str, np.ndarray]) -> np.ndarray:
+    """(topics x words) word logits each topic produces on its own, as the decoder computes them.
+
+    The decoder batch-normalises ``theta @ beta`` per word, so the logit of word w under a pure topic
+    k is ``(beta[k, w] - mean_w) / std_w``. Ranking by this rather than by raw ``beta`` removes each
+    word's offset shared by all topics (a frequent word no longer tops every topic) and weighs words
+    by how much they vary between topics.
+    """
+    beta = weights["beta"]
+    mean = weights.get("decoder_bn.running_mean")
+    var = weights.get("decoder_bn.running_var")
+    if mean is None or var is None:
+        return beta
+    return (beta - mean) / np.sqrt(var + BATCH_NORM_EPS)
+
+
+def rank_topics(scores: np.ndarray, top_n: int = 20) -> List[List[int]]:
+    """Each topic's ``top_n`` word ids, best first, from (topics x words) scores."""
+    order = np.argsort(-scores, axis=1)
     return [row[:top_n].tolist() for row in order]
 
 

@@ -23,7 +23,7 @@ from .artifact import ModelArtifact
 from .config import TrainingConfig
 from .data import Channel
 from .model import Batch, NeuralTopicModel
-from .topics import rank_topics, topics_log
+from .topics import rank_topics, topic_word_scores, topics_log
 
 LogFn = Callable[[str], None]
 MetricFn = Callable[[str, float], None]
@@ -155,8 +155,8 @@ def finish(model: NeuralTopicModel, config: TrainingConfig, channels: Dict[str, 
            vocabulary: Optional[List[str]], best_epoch: int, epochs_run: int, log: LogFn,
            metric: MetricFn) -> TrainingResult:
     """Final metrics (test losses, perplexity, topic quality) and the artifact."""
-    beta = model.beta.detach().cpu().numpy()
-    topics = rank_topics(beta, top_n=25)
+    weights = {k: v.detach().cpu().numpy() for k, v in model.state_dict().items()}
+    topics = rank_topics(topic_word_scores(weights), top_n=25)
     final: Dict[str, float] = {}
     if "test" in channels:
         scores = evaluate(model, channels["test"], config.mini_batch_size)
@@ -174,7 +174,6 @@ def finish(model: NeuralTopicModel, config: TrainingConfig, channels: Dict[str, 
         metric(name, value)
     for line in topics_log(topics, reference, vocabulary):
         log(line)
-    weights = {k: v.detach().cpu().numpy() for k, v in model.state_dict().items()}
     config_json = {
         "num_topics": config.num_topics, "vocab_size": config.feature_dim,
         "encoder_layers": list(config.encoder_layers), "activation": config.encoder_layers_activation,
