@@ -212,3 +212,16 @@ def test_same_seed_same_topics(corpus):
                   log=lambda line: None) for _ in range(2)]
     np.testing.assert_array_equal(runs[0].artifact.weights["beta"], runs[1].artifact.weights["beta"])
     assert json.dumps(runs[0].artifact.topics) == json.dumps(runs[1].artifact.topics)
+
+
+def test_two_workers_reach_the_loss_range_of_one(corpus):
+    def final_loss(instance_count):
+        estimator = NTM(None, instance_count, "local", num_topics=4, epochs=8, seed=1)
+        estimator.fit(estimator.record_set(corpus.counts), logs=False, mini_batch_size=BATCH)
+        rows = [r for r in estimator.training_job_analytics.rows() if r["metric_name"] == "train:total_loss"]
+        return rows[-1]["value"], rows[0]["value"]
+
+    single, single_first = final_loss(1)
+    double, _ = final_loss(2)
+    assert double < single_first  # the pair trained, from the same starting point
+    assert abs(double - single) / single < 0.05

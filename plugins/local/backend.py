@@ -25,6 +25,14 @@ from .hosting import LocalHosting
 FOLLOW_POLL_SECONDS = 0.2
 
 
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
 def _time(value):
     return dt.datetime.fromtimestamp(value, dt.timezone.utc) if value else None
 
@@ -39,18 +47,24 @@ class LocalBackend(LocalHosting, Backend):
             raise ValueError("CreateTrainingJob request needs a TrainingJobName")
         # Refuse bad hyperparameters now, as SageMaker's CreateTrainingJob does, not in the job's log.
         TrainingConfig.from_hyperparameters(request.get("HyperParameters") or {})
+        workers = int((request.get("ResourceConfig") or {}).get("InstanceCount") or 1)
         jobstore.create(name, request)
         folder = jobstore.job_dir(name)
         folder.mkdir(parents=True, exist_ok=True)
-        with open(jobstore.log_path(name), "ab") as log_file:
-            process = subprocess.Popen(
-                [sys.executable, "-m", "ntm.plugins.local.worker", name],
-                stdout=log_file, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                start_new_session=True, env=dict(os.environ, NTM_HOME=str(jobstore.home())))
-        jobstore.update(name, pid=process.pid)
-        self._children = getattr(self, "_children", [])
-        self._children.append(process)  # reaped below, so finished workers do not linger as zombies
-        self._children = [p for p in self._children if p.poll() is None]
+        address = f"tcp://127.0.0.1:{free_port()}"
+        self._children = [p for p in getattr(self, "_children", []) if p.poll() is None]
+        for rank in range(workers):
+            # Rank 0 writes the job's log; the others' output (errors) goes beside it.
+            log_file = jobstore.log_path(name) if rank == 0 else folder / f"log.worker-{rank}"
+            with open(log_file, "ab") as out:
+                process = subprocess.Popen(
+                    [sys.executable, "-m", "ntm.plugins.local.worker", name, "--rank", str(rank),
+                     "--world", str(workers), "--address", address],
+                    stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                    start_new_session=True, env=dict(os.environ, NTM_HOME=str(jobstore.home())))
+            if rank == 0:
+                jobstore.update(name, pid=process.pid)
+            self._children.append(process)  # kept to be reaped, so finished workers leave no zombies
         return {"TrainingJobArn": self.arn("training-job", name)}
 
     def describe_training_job(self, name: str) -> Request:

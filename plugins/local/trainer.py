@@ -31,6 +31,14 @@ WINDOW_ROWS = 65536  # rows shuffled together; bounds memory for corpora larger 
 KL_WARMUP_FRACTION = 0.4  # share of the epochs over which the KL term is annealed in
 
 
+class _no_join:
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        return False
+
+
 @dataclass
 class TrainingResult:
     artifact: ModelArtifact
@@ -79,14 +87,33 @@ def evaluate(model: NeuralTopicModel, channel: Channel, batch_size: int) -> Dict
     return {key: value / max(rows, 1) for key, value in totals.items()}
 
 
+def _all_reduce_sums(values: List[float]) -> List[float]:
+    """Sum per-rank numbers over all workers (identity when not distributed)."""
+    if not (torch.distributed.is_available() and torch.distributed.is_initialized()):
+        return values
+    tensor = torch.tensor(values, dtype=torch.float64)
+    torch.distributed.all_reduce(tensor)
+    return tensor.tolist()
+
+
+def _is_distributed() -> bool:
+    return torch.distributed.is_available() and torch.distributed.is_initialized()
+
+
 def train(config: TrainingConfig, channels: Dict[str, Channel], vocabulary: Optional[List[str]],
           log: LogFn = print, metric: MetricFn = lambda name, value: None,
           should_stop: Callable[[], bool] = lambda: False) -> TrainingResult:
-    torch.manual_seed(config.seed)
-    rng = np.random.default_rng(config.seed)
+    """Train on ``channels``; under torch.distributed (initialised by the caller) every worker runs
+    this on its own shards of ``train`` and gradients are averaged (DistributedDataParallel)."""
+    torch.manual_seed(config.seed)  # the same initial weights on every worker
+    rank = torch.distributed.get_rank() if _is_distributed() else 0
+    rng = np.random.default_rng(config.seed + 1000 * rank)
     train_channel = channels["train"]
     model = NeuralTopicModel(config.feature_dim, config.num_topics, config.encoder_layers,
                              config.encoder_layers_activation, config.batch_norm)
+    step_model: torch.nn.Module = model
+    if _is_distributed():
+        step_model = torch.nn.parallel.DistributedDataParallel(model)
     optimizer = make_optimizer(model, config)
     monitor = "validation:total_loss" if "validation" in channels else "train:total_loss"
     best_loss, best_epoch, best_state, stale = math.inf, 0, None, 0
@@ -95,30 +122,35 @@ def train(config: TrainingConfig, channels: Dict[str, Channel], vocabulary: Opti
         f"({config.feature_dim} words) for up to {config.epochs} epochs; early stopping on {monitor}")
     epoch = 0
     for epoch in range(1, config.epochs + 1):
-        if should_stop():
+        if _all_reduce_sums([float(should_stop())])[0] > 0:  # every worker stops at the same epoch
             break
         model.train()
         kl_weight = min(1.0, epoch / warmup_epochs)
         started = time.perf_counter()
         sums = {"total_loss": 0.0, "rec_loss": 0.0, "kld": 0.0}
         rows = 0
-        for batch in shuffled_batches(train_channel, config.mini_batch_size, rng, config.sub_sample):
-            out = model(Batch(batch), kl_weight)
-            loss = out["total_loss"].mean()
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            if config.rescale_gradient != 1.0:
-                for p in model.parameters():
-                    if p.grad is not None:
-                        p.grad.mul_(config.rescale_gradient)
-            if math.isfinite(config.clip_gradient):
-                torch.nn.utils.clip_grad_value_(model.parameters(), config.clip_gradient)
-            optimizer.step()
-            for key in sums:
-                sums[key] += float(out[key].detach().sum())
-            rows += batch.shape[0]
+        # join() lets workers whose shards hold fewer batches finish the epoch without deadlock.
+        joined = step_model.join() if _is_distributed() else _no_join()
+        with joined:
+            for batch in shuffled_batches(train_channel, config.mini_batch_size, rng, config.sub_sample):
+                out = step_model(Batch(batch), kl_weight)
+                loss = out["total_loss"].mean()
+                optimizer.zero_grad(set_to_none=True)
+                loss.backward()
+                if config.rescale_gradient != 1.0:
+                    for p in model.parameters():
+                        if p.grad is not None:
+                            p.grad.mul_(config.rescale_gradient)
+                if math.isfinite(config.clip_gradient):
+                    torch.nn.utils.clip_grad_value_(model.parameters(), config.clip_gradient)
+                optimizer.step()
+                for key in sums:
+                    sums[key] += float(out[key].detach().sum())
+                rows += batch.shape[0]
         seconds = time.perf_counter() - started
-        scores = {f"train:{key}": value / max(rows, 1) for key, value in sums.items()}
+        *totals, rows = _all_reduce_sums([*sums.values(), float(rows)])
+        rows = int(rows)
+        scores = {f"train:{key}": value / max(rows, 1) for key, value in zip(sums, totals)}
         if "validation" in channels:
             scores.update({f"validation:{k}": v for k, v in
                            evaluate(model, channels["validation"], config.mini_batch_size).items()})

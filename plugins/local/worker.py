@@ -88,22 +88,40 @@ def _on_sigterm(signum, frame) -> None:
     _stop = True
 
 
-def run(job: str) -> int:
+def join_workers(rank: int, world: int, address: str) -> None:
+    """Join the job's other worker processes (torch.distributed, gloo on CPU)."""
+    import datetime
+    import torch.distributed
+
+    torch.distributed.init_process_group("gloo", init_method=address, rank=rank, world_size=world,
+                                         timeout=datetime.timedelta(minutes=10))
+
+
+def run(job: str, rank: int = 0, world: int = 1, address: str = "") -> int:
+    """Run worker ``rank`` of ``world`` for a job in the job store; rank 0 reports and writes the model."""
+    import json
+
     from .trainer import train  # imports torch: after the cheap checks above have had their chance
 
     signal.signal(signal.SIGTERM, _on_sigterm)
-    jobstore.update(job, started=jobstore.now(), secondary_status="Downloading")
-    request = jobstore.row(job)["request"]
-    import json
-
-    request = json.loads(request)
+    leader = rank == 0
+    if leader:
+        jobstore.update(job, started=jobstore.now(), secondary_status="Downloading")
+    request = json.loads(jobstore.row(job)["request"])
     try:
         config = TrainingConfig.from_hyperparameters(request.get("HyperParameters") or {})
-        channels, vocabulary = load_channels(request, config, job)
-        jobstore.update(job, secondary_status="Training")
-        result = train(config, channels, vocabulary, log=log,
-                       metric=lambda name, value: jobstore.add_metric(job, name, value),
+        channels, vocabulary = load_channels(request, config, job, rank, world)
+        if world > 1:
+            join_workers(rank, world, address)
+            log(f"worker {rank} of {world} joined; training on {channels['train'].rows} documents of its shards")
+        if leader:
+            jobstore.update(job, secondary_status="Training")
+        result = train(config, channels, vocabulary, log=log if leader else (lambda line: None),
+                       metric=(lambda name, value: jobstore.add_metric(job, name, value)) if leader
+                       else (lambda name, value: None),
                        should_stop=lambda: _stop or bool(jobstore.row(job)["stop_requested"]))
+        if not leader:
+            return 0
         if _stop or jobstore.row(job)["stop_requested"]:
             jobstore.finish(job, "Stopped", "Stopped")
             log("Training stopped on request")
@@ -124,5 +142,17 @@ def run(job: str) -> int:
         return 1
 
 
+def main(argv: List[str]) -> int:
+    import argparse
+
+    parser = argparse.ArgumentParser(prog="python -m ntm.plugins.local.worker")
+    parser.add_argument("job")
+    parser.add_argument("--rank", type=int, default=0)
+    parser.add_argument("--world", type=int, default=1)
+    parser.add_argument("--address", default="", help="torch.distributed init method, tcp://host:port")
+    args = parser.parse_args(argv)
+    return run(args.job, args.rank, args.world, args.address)
+
+
 if __name__ == "__main__":
-    sys.exit(run(sys.argv[1]))
+    sys.exit(main(sys.argv[1:]))
