@@ -55,15 +55,17 @@ def _run_serve(args: argparse.Namespace) -> int:
 
 
 def add_serve(subparsers) -> None:
-    from ntm.plugins.local.serving import DEFAULT_HOST, DEFAULT_PORT
+    from ntm.plugins.local.serving import DEFAULT_HOST, DEFAULT_PORT, SAGEMAKER_MODEL_DIR
 
     parser = subparsers.add_parser(
         "serve", help="serve a model.tar.gz over HTTP (SageMaker's container contract)",
         description="Serve MODEL_DATA in the foreground: GET /ping, POST /invocations (text/csv, "
                     "application/json, application/jsonlines, application/x-recordio-protobuf), "
                     "GET /execution-parameters. SIGTERM drains in-flight requests, then exits.")
-    parser.add_argument("model_data", metavar="MODEL_DATA",
-                        help="the model.tar.gz a local training job wrote: a path, file:// or s3:// URI")
+    parser.add_argument("model_data", metavar="MODEL_DATA", nargs="?", default=SAGEMAKER_MODEL_DIR,
+                        help="the model.tar.gz a local training job wrote (a path, file:// or s3:// URI), or a "
+                             f"folder holding it or its unpacked files (default {SAGEMAKER_MODEL_DIR}, where "
+                             "SageMaker puts a container's model)")
     parser.add_argument("--host", default=DEFAULT_HOST, help=f"address to bind (default {DEFAULT_HOST})")
     parser.add_argument("--port", type=_port, default=DEFAULT_PORT,
                         help=f"port to bind (default {DEFAULT_PORT}, SageMaker's; 0 picks a free one)")

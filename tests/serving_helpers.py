@@ -14,7 +14,6 @@ from pathlib import Path
 from typing import Dict, Iterator, Optional, Tuple
 
 import numpy as np
-
 from ntm.plugins.local.architecture import hidden_plan
 from ntm.plugins.local.artifact import ModelArtifact, dump_artifact
 

@@ -12,13 +12,13 @@ import time
 import numpy as np
 import pytest
 import scipy.sparse as sp
-from serving_helpers import FEATURE_DIM, NUM_TOPICS, random_artifact, request, running_server, write_model
-
-from ntm import payloads
 from ntm.core import encode_dense, encode_sparse, read_records
 from ntm.plugins.local.inference import TopicInference
 from ntm.plugins.local.invocations import ModelService
 from ntm.plugins.local.server import InferenceApp
+from serving_helpers import FEATURE_DIM, NUM_TOPICS, random_artifact, request, running_server, write_model
+
+from ntm import payloads
 
 ROWS = np.random.default_rng(3).poisson(0.8, (25, FEATURE_DIM)).astype(np.float32)
 EXPECTED = TopicInference(random_artifact()).topic_weights(ROWS)
@@ -215,6 +215,17 @@ def test_sigterm_lets_an_in_flight_request_finish_then_exits_cleanly(tmp_path):
             client.close()
         assert answer.startswith(b"HTTP/1.1 200")
         assert process.wait(timeout=30) == 0
+
+
+def test_serve_reads_a_model_unpacked_into_a_folder_as_sagemaker_does(tmp_path):
+    import tarfile
+
+    with tarfile.open(write_model(tmp_path / "model.tar.gz")) as archive:
+        archive.extractall(tmp_path / "opt-ml-model", filter="data")
+    with running_server(tmp_path / "opt-ml-model", tmp_path) as (_, port):
+        status, _, body = post(port, BODIES[payloads.CSV], payloads.CSV)
+        assert status == 200
+        np.testing.assert_allclose(weights_from(body, payloads.JSON), EXPECTED, rtol=1e-5, atol=1e-6)
 
 
 def test_serve_refuses_a_file_that_is_not_a_model(tmp_path):

@@ -11,14 +11,19 @@ import textwrap
 
 import numpy as np
 import pytest
-from serving_helpers import FEATURE_DIM, random_artifact, write_model
-
-from ntm import NTM, NTMModel, NTMPredictor, payloads, plugins, storage
 from ntm.core import encode_dense, write_numpy_to_dense_tensor
-from ntm.errors import ResourceInUseError, ResourceNotFoundError, UnexpectedStatusError, UnsupportedContentTypeError
 from ntm.plugins.local import hostingstore
 from ntm.plugins.local.endpoint_client import EndpointError
 from ntm.plugins.local.inference import TopicInference
+from serving_helpers import FEATURE_DIM, random_artifact, write_model
+
+from ntm import NTM, NTMModel, NTMPredictor, payloads, plugins, storage
+from ntm.errors import (
+    ResourceInUseError,
+    ResourceNotFoundError,
+    UnexpectedStatusError,
+    UnsupportedContentTypeError,
+)
 from ntm.synthetic import make_corpus
 from ntm.testing import check_backend
 

@@ -6,9 +6,9 @@ import re
 import numpy as np
 import pytest
 import scipy.sparse as sp
+from ntm.core import encode_dense, encode_sparse
 
 from ntm import payloads
-from ntm.core import encode_dense, encode_sparse
 from ntm.errors import UnsupportedContentTypeError
 
 V = 5

@@ -9,8 +9,11 @@ Inference is numpy only (:class:`TopicInference`), deterministic and one batched
 
 from __future__ import annotations
 
+import io
 import json
 import os
+import tarfile
+from pathlib import Path
 from typing import Any, Dict, Optional, Tuple
 
 from ntm import payloads, storage
@@ -22,6 +25,7 @@ from .inference import TopicInference
 #: SageMaker's default and maximum ``MaxPayloadInMB`` for real-time endpoints and batch transform.
 DEFAULT_MAX_PAYLOAD_MB = 6
 MAX_PAYLOAD_ENV = "NTM_MAX_PAYLOAD_MB"
+_ARCHIVE_MEMBERS = ("weights.npz", "model.json", "metrics.json", "topics.json", "vocab.txt")
 
 
 class InvocationError(Exception):
@@ -41,6 +45,19 @@ class InvocationError(Exception):
     def body(self) -> bytes:
         return json.dumps({"error": {"status": self.status, "message": str(self), "row": self.row,
                                      "field": self.field}}).encode()
+
+
+def _pack_folder(folder: Path) -> bytes:
+    """The archive bytes of an unpacked model.tar.gz (only the members ntm writes), or of the one
+    model.tar.gz inside ``folder``; :func:`load_artifact` then checks them as it checks any archive."""
+    if (folder / "model.tar.gz").is_file():
+        return (folder / "model.tar.gz").read_bytes()
+    out = io.BytesIO()
+    with tarfile.open(fileobj=out, mode="w") as tar:
+        for name in _ARCHIVE_MEMBERS:
+            if (folder / name).is_file():
+                tar.add(str(folder / name), arcname=name, recursive=False)
+    return out.getvalue()
 
 
 def max_payload_bytes(max_payload_mb: Optional[float] = None) -> int:
@@ -71,9 +88,14 @@ class ModelService:
 
     @classmethod
     def from_model_data(cls, model_data: str, **options: Any) -> "ModelService":
-        """Load ``model.tar.gz`` from a ``file://``, ``s3://`` URI or a path (raises ``ArtifactError``)."""
+        """Load ``model.tar.gz`` from a ``file://``, ``s3://`` URI or a path, or from a folder holding its
+        unpacked members (as SageMaker unpacks it into /opt/ml/model); raises ``ArtifactError``."""
         uri = storage.to_uri(model_data)
-        return cls(TopicInference(load_artifact(storage.read_bytes(uri), uri)), **options)
+        if not storage.is_s3(uri) and storage.local_path(uri).is_dir():
+            data = _pack_folder(storage.local_path(uri))
+        else:
+            data = storage.read_bytes(uri)
+        return cls(TopicInference(load_artifact(data, uri)), **options)
 
     @property
     def feature_dim(self) -> int:

@@ -18,6 +18,7 @@ from ntm.errors import MissingDependencyError
 
 DEFAULT_HOST = "0.0.0.0"  # the container contract: SageMaker reaches the container from outside
 DEFAULT_PORT = 8080
+SAGEMAKER_MODEL_DIR = "/opt/ml/model"  # where SageMaker unpacks a container's ModelDataUrl
 GRACEFUL_TIMEOUT_S = 30
 # Longer than any client's idle pool timeout, so the server is never the side that drops a pooled
 # connection just as the client reuses it (SageMaker asks containers for more than 60 s).

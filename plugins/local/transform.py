@@ -123,7 +123,7 @@ def split_records(data: bytes, split: str) -> Iterator[Tuple[int, bytes]]:
         import ntm.core as core
 
         offsets = core.record_offsets(data) + [len(data)]
-        for number, (start, end) in enumerate(zip(offsets, offsets[1:]), start=1):
+        for number, (start, end) in enumerate(zip(offsets[:-1], offsets[1:]), start=1):
             yield number, data[start:end]
 
 
