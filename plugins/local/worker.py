@@ -143,15 +143,36 @@ def run(job: str, rank: int = 0, world: int = 1, address: str = "") -> int:
 
 
 def main(argv: List[str]) -> int:
+    """Run one worker. The local backend starts ``JOB --rank R --world N --address tcp://...``; under
+    ``torchrun`` (RANK, WORLD_SIZE, MASTER_ADDR, MASTER_PORT set) the rank and group come from the
+    environment, and ``--request FILE`` (a CreateTrainingJob JSON) registers the job in this machine's
+    job store first, so the same training runs across machines."""
     import argparse
+    import json
+    import os
 
     parser = argparse.ArgumentParser(prog="python -m ntm.plugins.local.worker")
-    parser.add_argument("job")
-    parser.add_argument("--rank", type=int, default=0)
-    parser.add_argument("--world", type=int, default=1)
-    parser.add_argument("--address", default="", help="torch.distributed init method, tcp://host:port")
+    parser.add_argument("job", nargs="?", help="a job already in $NTM_HOME's job store")
+    parser.add_argument("--request", type=Path, help="a CreateTrainingJob request (JSON) to run instead")
+    parser.add_argument("--rank", type=int, default=int(os.environ.get("RANK", 0)))
+    parser.add_argument("--world", type=int, default=int(os.environ.get("WORLD_SIZE", 1)))
+    parser.add_argument("--address", default="env://" if "MASTER_ADDR" in os.environ else "",
+                        help="torch.distributed init method (tcp://host:port; env:// under torchrun)")
     args = parser.parse_args(argv)
-    return run(args.job, args.rank, args.world, args.address)
+    job = args.job
+    if args.request is not None:
+        request = json.loads(args.request.read_text(encoding="utf-8"))
+        job = request["TrainingJobName"]
+        try:
+            jobstore.row(job)
+        except Exception:
+            jobstore.create(job, request)
+        jobstore.job_dir(job).mkdir(parents=True, exist_ok=True)
+        if args.rank == 0:
+            jobstore.update(job, pid=os.getpid())
+    if not job:
+        parser.error("give a job name or --request FILE")
+    return run(job, args.rank, args.world, args.address)
 
 
 if __name__ == "__main__":
