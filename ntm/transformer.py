@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from typing import Any, Dict, List, Optional
 
 from . import payloads, plugins, storage
@@ -81,15 +82,36 @@ class Transformer:
         backend.create_transform_job(request)
         self.latest_transform_job = job_name
         if wait:
-            self.wait()
+            self.wait(logs=logs)
 
-    def wait(self) -> Dict[str, Any]:
-        """Block until the latest transform job ends; raise if it failed."""
+    def wait(self, logs: bool = True) -> Dict[str, Any]:
+        """Block until the latest transform job ends; raise if it failed.
+
+        With ``logs``, a progress bar goes to stderr for backends that report progress (the local one's
+        ``describe_transform_job`` has ``Progress: {"FilesDone", "FilesTotal", "RecordsDone"}``).
+        """
         if self.latest_transform_job is None:
             raise ValueError("no transform job has been started yet; call transform() first")
         backend = plugins.get_backend(self.backend_name)
         name = self.latest_transform_job
-        description = wait_for(lambda: backend.describe_transform_job(name), "TransformJobStatus",
-                               TRANSFORM_TERMINAL, backend.poll_interval)
+        shown: List[Any] = [None]
+
+        def describe() -> Dict[str, Any]:
+            description = backend.describe_transform_job(name)
+            progress = description.get("Progress")
+            if logs and progress and progress != shown[0]:
+                shown[0] = progress
+                _show_progress(progress, final=description.get("TransformJobStatus") in TRANSFORM_TERMINAL)
+            return description
+
+        description = wait_for(describe, "TransformJobStatus", TRANSFORM_TERMINAL, backend.poll_interval)
         check_status(description, "Transform job", name, "TransformJobStatus", ("Completed", "Stopped"))
         return description
+
+
+def _show_progress(progress: Dict[str, Any], final: bool, width: int = 30) -> None:
+    done, total = int(progress.get("FilesDone", 0)), max(int(progress.get("FilesTotal", 0)), 1)
+    filled = width * done // total
+    sys.stderr.write(f"\r[{'#' * filled}{'.' * (width - filled)}] {done}/{total} files, "
+                     f"{progress.get('RecordsDone', 0)} records" + ("\n" if final or done >= total else ""))
+    sys.stderr.flush()

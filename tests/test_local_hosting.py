@@ -138,7 +138,7 @@ def _weights(path, accept=payloads.JSONLINES):
 
 
 @pytest.mark.parametrize("strategy", ["MultiRecord", "SingleRecord"])
-def test_transform_scores_each_file_in_input_order(backend, model_uri, tmp_path, strategy):
+def test_transform_scores_each_file_in_input_order(backend, model_uri, tmp_path, strategy, capsys):
     files = {"a.csv": _csv(ROWS[:10]), "b.csv": _csv(ROWS[10:]) + b"\n\n", "sub/c.csv": _csv(ROWS[:3])}
     output, transformer = _transform(backend, model_uri, tmp_path, files, payloads.CSV, strategy=strategy)
     np.testing.assert_allclose(_weights(output / "a.csv.out"), EXPECTED[:10], rtol=1e-5, atol=1e-6)
@@ -146,6 +146,7 @@ def test_transform_scores_each_file_in_input_order(backend, model_uri, tmp_path,
     np.testing.assert_allclose(_weights(output / "sub/c.csv.out"), EXPECTED[:3], rtol=1e-5, atol=1e-6)
     progress = backend.describe_transform_job(transformer.latest_transform_job)["Progress"]
     assert progress == {"FilesDone": 3, "FilesTotal": 3, "RecordsDone": 33}
+    assert "] 3/3 files, 33 records\n" in capsys.readouterr().err  # the progress bar wait() drew
 
 
 def test_transform_splits_recordio_and_packs_requests_under_the_payload_limit(backend, model_uri, tmp_path):
