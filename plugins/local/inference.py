@@ -51,11 +51,11 @@ class TopicInference:
                 if kind == "linear":
                     self.layers.append(self._linear(w[prefix + "weight"], w[prefix + "bias"]))
                 elif kind == "batch_norm":
-                    self.layers.append(self._batch_norm(w, prefix, affine=True))
+                    self.layers.append(self._batch_norm(w, prefix))
                 else:
                     self.layers.append(activation)
             self.mu = self._linear(w["mu.weight"], w["mu.bias"])
-            self.mu_bn = self._batch_norm(w, "mu_bn.", affine=False)
+            self.mu_bn = self._batch_norm(w, "mu_bn.")
         except KeyError as exc:
             raise ArtifactError(f"model weights are missing {exc}") from None
         if self.input_weight.shape != (self.vocab_size, config["encoder_layers"][0]):
@@ -69,10 +69,10 @@ class TopicInference:
         return lambda x: x @ weight_t + bias
 
     @staticmethod
-    def _batch_norm(w, prefix, affine):
+    def _batch_norm(w, prefix):
         scale = 1.0 / np.sqrt(w[prefix + "running_var"].astype(np.float32) + BATCH_NORM_EPS)
         shift = -w[prefix + "running_mean"].astype(np.float32) * scale
-        if affine:
+        if prefix + "weight" in w:  # affine batch norm (learned scale and shift)
             scale, shift = scale * w[prefix + "weight"], shift * w[prefix + "weight"] + w[prefix + "bias"]
         scale, shift = scale.astype(np.float32), shift.astype(np.float32)
         return lambda x: x * scale + shift
