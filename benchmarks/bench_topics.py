@@ -75,13 +75,11 @@ def run_tomotopy(train, k, seed):
     import tomotopy
 
     model = tomotopy.LDAModel(k=k, seed=seed)
-    coo = train.tocoo()
     for row in range(train.shape[0]):
         start, end = train.indptr[row], train.indptr[row + 1]
         words = [str(w) for w, c in zip(train.indices[start:end], train.data[start:end]) for _ in range(int(c))]
         if words:
             model.add_doc(words)
-    del coo
     started = time.perf_counter()
     model.train(1000, workers=2)
     seconds = time.perf_counter() - started
@@ -102,12 +100,14 @@ def main(argv=None) -> int:
     reference = sp.vstack([train, test]).tocsr()
     overrides = dict(item.split("=", 1) for item in args.hyperparameter)
     runners = {"ntm (local backend)": lambda seed: run_ntm(train, vocab, args.topics, seed, overrides)}
-    peers = {"scikit-learn LDA": lambda seed: run_sklearn(train, args.topics, seed),
-             "tomotopy LDA (1000 it)": lambda seed: run_tomotopy(train, args.topics, seed)}
+    peers = {"sklearn": ("scikit-learn LDA", lambda seed: run_sklearn(train, args.topics, seed)),
+             "tomotopy": ("tomotopy LDA (1000 it)", lambda seed: run_tomotopy(train, args.topics, seed))}
     wanted = [] if args.peers == "none" else args.peers.split(",")
-    for name, runner in peers.items():
-        if any(w in name.lower() for w in wanted):
-            runners[name] = runner
+    for key in wanted:
+        if key not in peers:
+            parser.error(f"unknown peer {key!r}; choose from {', '.join(peers)} or none")
+        name, runner = peers[key]
+        runners[name] = runner
 
     print(f"{args.data.name}, K={args.topics}, {train.shape[0]} training documents, seeds {args.seeds}; "
           f"NPMI@10 over train+test (0 / -1 for unseen pairs), TD@25, TU@10")
