@@ -225,3 +225,24 @@ def test_two_workers_reach_the_loss_range_of_one(corpus):
     double, _ = final_loss(2)
     assert double < single_first  # the pair trained, from the same starting point
     assert abs(double - single) / single < 0.05
+
+
+def test_long_epochs_report_progress(corpus, monkeypatch):
+    from ntm.plugins.local import trainer
+    from ntm.plugins.local.config import TrainingConfig
+    from ntm.plugins.local.data import Channel, check_channel
+
+    import ntm.core as core
+
+    monkeypatch.setattr(trainer, "PROGRESS_SECONDS", 0.0)  # report after every batch
+    path = storage.ntm_home() / "train.pbr"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    core.write_spmatrix_to_sparse_tensor(path, corpus.counts)
+    config = TrainingConfig.from_hyperparameters({"num_topics": "4", "feature_dim": str(corpus.counts.shape[1]),
+                                                  "epochs": "1", "mini_batch_size": "200"})
+    lines = []
+    trainer.train(config, {"train": check_channel(Channel("train", [path]), config.feature_dim)}, None,
+                  log=lines.append)
+    progress = [line for line in lines if "documents on this worker" in line]
+    assert progress[0] == "Epoch 1/1: 25% (200 of ~800 documents on this worker)"
+    assert progress[-1].startswith("Epoch 1/1: 100% (800 of ~800")

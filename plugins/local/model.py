@@ -51,8 +51,11 @@ def _shift_only_bn(size: int) -> nn.BatchNorm1d:
 
 
 class NeuralTopicModel(nn.Module):
+    """``dropout`` (on the encoder output and on theta, as ProdLDA has it) defaults to 0: on 20news
+    (K=50, 3 seeds) ProdLDA's 0.2 gave TD@25 0.57-0.60 and 0 gave 0.685 at the same NPMI."""
+
     def __init__(self, vocab_size: int, num_topics: int, encoder_layers: Sequence[int],
-                 activation: str = "sigmoid", batch_norm: bool = False, dropout: float = 0.2,
+                 activation: str = "sigmoid", batch_norm: bool = False, dropout: float = 0.0,
                  prior_alpha: float = 1.0):
         super().__init__()
         self.vocab_size, self.num_topics = vocab_size, num_topics

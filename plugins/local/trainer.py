@@ -27,6 +27,7 @@ from .topics import rank_topics, topic_word_scores, topics_log
 
 LogFn = Callable[[str], None]
 MetricFn = Callable[[str, float], None]
+PROGRESS_SECONDS = 10.0  # long epochs report progress this often, so a followed log never goes quiet
 WINDOW_ROWS = 65536  # rows shuffled together; bounds memory for corpora larger than RAM
 KL_WARMUP_FRACTION = 0.4  # share of the epochs over which the KL term is annealed in
 
@@ -118,6 +119,7 @@ def train(config: TrainingConfig, channels: Dict[str, Channel], vocabulary: Opti
     monitor = "validation:total_loss" if "validation" in channels else "train:total_loss"
     best_loss, best_epoch, best_state, stale = math.inf, 0, None, 0
     warmup_epochs = max(1, int(config.epochs * KL_WARMUP_FRACTION))
+    expected_rows = max(1, int((train_channel.rows - len(train_channel.empty_rows)) * config.sub_sample))
     log(f"Training {config.num_topics} topics on {train_channel.rows} documents "
         f"({config.feature_dim} words) for up to {config.epochs} epochs; early stopping on {monitor}")
     epoch = 0
@@ -126,7 +128,7 @@ def train(config: TrainingConfig, channels: Dict[str, Channel], vocabulary: Opti
             break
         model.train()
         kl_weight = min(1.0, epoch / warmup_epochs)
-        started = time.perf_counter()
+        started = last_progress = time.perf_counter()
         sums = {"total_loss": 0.0, "rec_loss": 0.0, "kld": 0.0}
         rows = 0
         # join() lets workers whose shards hold fewer batches finish the epoch without deadlock.
@@ -147,6 +149,10 @@ def train(config: TrainingConfig, channels: Dict[str, Channel], vocabulary: Opti
                 for key in sums:
                     sums[key] += float(out[key].detach().sum())
                 rows += batch.shape[0]
+                if time.perf_counter() - last_progress > PROGRESS_SECONDS:
+                    last_progress = time.perf_counter()
+                    log(f"Epoch {epoch}/{config.epochs}: {min(rows / expected_rows, 1):.0%} "
+                        f"({rows:,} of ~{expected_rows:,} documents on this worker)")
         seconds = time.perf_counter() - started
         *totals, rows = _all_reduce_sums([*sums.values(), float(rows)])
         rows = int(rows)
