@@ -189,7 +189,6 @@ def throughput(client: Client, service: ModelService, inference: TopicInference,
 
 
 def load_run(client: Client, inference: TopicInference, batches, total: int, vocab: int):
-    formats = list(bodies_for(batches[0][:2]))
     accepts = list(payloads.RESPONSE_TYPES)
     good = []
     for index, rows in enumerate(batches):
