@@ -209,6 +209,16 @@ def training_channels(request: Request) -> Dict[str, Dict[str, Any]]:
     return channels
 
 
+def required(request: Request, *keys: str) -> Any:
+    """``request[k1][k2]...``, or a ValueError naming the missing key path (``TransformInput.ContentType``)."""
+    value: Any = request
+    for depth, key in enumerate(keys):
+        if not isinstance(value, dict) or value.get(key) in (None, "", []):
+            raise ValueError(f"the request lacks {'.'.join(keys[: depth + 1])}")
+        value = value[key]
+    return value
+
+
 def hyperparameter(request: Request, name: str, default: Optional[str] = None) -> Optional[str]:
     """A hyperparameter string from a training request (they are always strings, as in SageMaker)."""
     return (request.get("HyperParameters") or {}).get(name, default)

@@ -7,7 +7,6 @@ Endpoints and batch transform are served by ``LocalHosting`` (``hosting.py``).
 
 from __future__ import annotations
 
-import datetime as dt
 import json
 import os
 import signal
@@ -31,10 +30,6 @@ def free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         return probe.getsockname()[1]
-
-
-def _time(value):
-    return dt.datetime.fromtimestamp(value, dt.timezone.utc) if value else None
 
 
 class LocalBackend(LocalHosting, Backend):
@@ -75,12 +70,12 @@ class LocalBackend(LocalHosting, Backend):
             "TrainingJobArn": self.arn("training-job", name),
             "TrainingJobStatus": job["status"],
             "SecondaryStatus": job["secondary_status"],
-            "CreationTime": _time(job["created"]),
+            "CreationTime": jobstore.as_datetime(job["created"]),
         })
         if job["started"]:
-            out["TrainingStartTime"] = _time(job["started"])
+            out["TrainingStartTime"] = jobstore.as_datetime(job["started"])
         if job["ended"]:
-            out["TrainingEndTime"] = _time(job["ended"])
+            out["TrainingEndTime"] = jobstore.as_datetime(job["ended"])
         if job["failure_reason"]:
             out["FailureReason"] = job["failure_reason"]
         if job["model_artifacts"]:

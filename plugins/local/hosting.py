@@ -13,25 +13,15 @@ from __future__ import annotations
 import datetime as dt
 import json
 import shutil
-from typing import Any, Dict, Optional, Tuple
+from typing import Any, Dict, Tuple
 
-from ntm.backend import Request
+from ntm.backend import Request, required
 
 from . import endpoints, hostingstore, transform
 from .endpoint_client import EndpointClient
+from .jobstore import as_datetime
 
 
-def _time(value: Optional[float]):
-    return dt.datetime.fromtimestamp(value, dt.timezone.utc) if value else None
-
-
-def _required(request: Request, *keys: str) -> Any:
-    value: Any = request
-    for depth, key in enumerate(keys):
-        if not isinstance(value, dict) or value.get(key) in (None, "", []):
-            raise ValueError(f"the request lacks {'.'.join(keys[: depth + 1])}")
-        value = value[key]
-    return value
 
 
 class LocalHosting:
@@ -46,8 +36,8 @@ class LocalHosting:
 
     # ----- models ---------------------------------------------------------------------------------
     def create_model(self, request: Request) -> Request:
-        name = _required(request, "ModelName")
-        _required(request, "PrimaryContainer", "ModelDataUrl")
+        name = required(request, "ModelName")
+        required(request, "PrimaryContainer", "ModelDataUrl")
         hostingstore.insert("model", name, request)
         return {"ModelArn": self.arn("model", name)}
 
@@ -61,9 +51,9 @@ class LocalHosting:
 
     # ----- endpoints ------------------------------------------------------------------------------
     def create_endpoint(self, request: Request) -> Request:
-        name = _required(request, "EndpointName")
-        variant = _required(request, "ProductionVariants")[0]
-        model_name = _required(variant, "ModelName")
+        name = required(request, "EndpointName")
+        variant = required(request, "ProductionVariants")[0]
+        model_name = required(variant, "ModelName")
         count = variant.get("InitialInstanceCount", 1)
         if isinstance(count, bool) or not isinstance(count, int) or count < 1:
             raise ValueError(f"ProductionVariants[0].InitialInstanceCount must be a positive int, got {count!r}")
@@ -104,8 +94,8 @@ class LocalHosting:
         variant = request["ProductionVariants"][0]
         out: Dict[str, Any] = {
             "EndpointName": name, "EndpointArn": self.arn("endpoint", name), "EndpointConfigName": name,
-            "EndpointStatus": row["status"], "CreationTime": _time(row["created"]),
-            "LastModifiedTime": _time(row["modified"]),
+            "EndpointStatus": row["status"], "CreationTime": as_datetime(row["created"]),
+            "LastModifiedTime": as_datetime(row["modified"]),
             "ProductionVariants": [{"VariantName": variant.get("VariantName", "AllTraffic"),
                                     "ModelName": row["model_name"],
                                     "CurrentInstanceCount": row["instance_count"],
@@ -148,11 +138,11 @@ class LocalHosting:
 
     # ----- batch transform ------------------------------------------------------------------------
     def create_transform_job(self, request: Request) -> Request:
-        name = _required(request, "TransformJobName")
-        _required(request, "TransformInput", "DataSource", "S3DataSource", "S3Uri")
-        _required(request, "TransformOutput", "S3OutputPath")
+        name = required(request, "TransformJobName")
+        required(request, "TransformInput", "DataSource", "S3DataSource", "S3Uri")
+        required(request, "TransformOutput", "S3OutputPath")
         transform.check_request(request)
-        model_data = self.model_data(_required(request, "ModelName"))
+        model_data = self.model_data(required(request, "ModelName"))
         hostingstore.insert("transform job", name, request, model_data=model_data, status="InProgress")
         transform.start_job(name)
         return {"TransformJobArn": self.arn("transform-job", name)}
@@ -162,10 +152,10 @@ class LocalHosting:
         row = hostingstore.row("transform job", name)
         out = dict(json.loads(row["request"]))
         out.update({"TransformJobArn": self.arn("transform-job", name), "TransformJobStatus": row["status"],
-                    "CreationTime": _time(row["created"])})
+                    "CreationTime": as_datetime(row["created"])})
         for key, column in (("TransformStartTime", "started"), ("TransformEndTime", "ended")):
             if row[column]:
-                out[key] = _time(row[column])
+                out[key] = as_datetime(row[column])
         if row["failure_reason"]:
             out["FailureReason"] = row["failure_reason"]
         if row["progress"]:

@@ -72,6 +72,11 @@ def connect() -> sqlite3.Connection:
     return connection
 
 
+def as_datetime(value: Optional[float]) -> Optional[dt.datetime]:
+    """A stored UTC timestamp as a datetime, as the SageMaker API returns times (None stays None)."""
+    return dt.datetime.fromtimestamp(value, dt.timezone.utc) if value else None
+
+
 def now() -> float:
     return dt.datetime.now(dt.timezone.utc).timestamp()
 

@@ -21,7 +21,7 @@ from typing import Any, Dict, Iterator, List, NamedTuple, Optional
 import numpy as np
 
 from ntm import payloads, storage
-from ntm.backend import Backend, hyperparameter, model_artifact_uri, training_channels
+from ntm.backend import Backend, hyperparameter, model_artifact_uri, required, training_channels
 from ntm.errors import ResourceInUseError, ResourceNotFoundError
 
 DEFAULT_NUM_TOPICS = 10  # for model_data the mock did not produce itself
@@ -76,13 +76,13 @@ class MockBackend(Backend):
     def create_training_job(self, request):
         with self._lock:
             self._record("create_training_job", request=request)
-            name = _required(request, "TrainingJobName")
+            name = required(request, "TrainingJobName")
             if name in self._jobs:
                 raise ResourceInUseError(f"training job {name!r} already exists on the mock backend")
             for key, value in (request.get("HyperParameters") or {}).items():
                 if not isinstance(value, str):
                     raise ValueError(f"HyperParameters[{key!r}] is {value!r}; SageMaker hyperparameters are strings")
-            output = _required(request, "OutputDataConfig", "S3OutputPath")
+            output = required(request, "OutputDataConfig", "S3OutputPath")
             now = datetime.now(timezone.utc)
             job = copy.deepcopy(request)
             job.update(TrainingJobArn=self.arn("training-job", name), CreationTime=now,
@@ -104,9 +104,9 @@ class MockBackend(Backend):
         channels = training_channels(request)
         if "train" not in channels:
             return "ClientError: no train channel in InputDataConfig"
-        for required in ("num_topics", "feature_dim"):
-            if hyperparameter(request, required) is None:
-                return f"ClientError: the hyperparameter {required} is required"
+        for needed in ("num_topics", "feature_dim"):
+            if hyperparameter(request, needed) is None:
+                return f"ClientError: the hyperparameter {needed} is required"
         for name in ("num_topics", "feature_dim", "epochs"):
             value = hyperparameter(request, name)
             if value is not None and not (value.isdigit() and int(value) >= 1):
@@ -172,8 +172,8 @@ class MockBackend(Backend):
     def create_model(self, request):
         with self._lock:
             self._record("create_model", request=request)
-            name = _required(request, "ModelName")
-            data = _required(request, "PrimaryContainer", "ModelDataUrl")
+            name = required(request, "ModelName")
+            data = required(request, "PrimaryContainer", "ModelDataUrl")
             if name in self._models:
                 raise ResourceInUseError(f"model {name!r} already exists on the mock backend")
             shape = self._artifacts.get(data, {"num_topics": DEFAULT_NUM_TOPICS, "feature_dim": None})
@@ -191,8 +191,8 @@ class MockBackend(Backend):
     def create_endpoint(self, request):
         with self._lock:
             self._record("create_endpoint", request=request)
-            name = _required(request, "EndpointName")
-            variants = _required(request, "ProductionVariants")
+            name = required(request, "EndpointName")
+            variants = required(request, "ProductionVariants")
             if name in self._endpoints:
                 raise ResourceInUseError(f"endpoint {name!r} already exists on the mock backend")
             model = self._get(self._models, "model", variants[0]["ModelName"])
@@ -238,10 +238,10 @@ class MockBackend(Backend):
     def create_transform_job(self, request):
         with self._lock:
             self._record("create_transform_job", request=request)
-            name = _required(request, "TransformJobName")
+            name = required(request, "TransformJobName")
             if name in self._transforms:
                 raise ResourceInUseError(f"transform job {name!r} already exists on the mock backend")
-            model = self._get(self._models, "model", _required(request, "ModelName"))
+            model = self._get(self._models, "model", required(request, "ModelName"))
             now = datetime.now(timezone.utc)
             job = copy.deepcopy(request)
             job.update(TransformJobArn=self.arn("transform-job", name), CreationTime=now, TransformStartTime=now)
@@ -255,9 +255,9 @@ class MockBackend(Backend):
             return {"TransformJobArn": job["TransformJobArn"]}
 
     def _transform(self, request, shape) -> None:
-        source = _required(request, "TransformInput", "DataSource", "S3DataSource", "S3Uri")
-        content_type = _required(request, "TransformInput", "ContentType")
-        output = _required(request, "TransformOutput", "S3OutputPath")
+        source = required(request, "TransformInput", "DataSource", "S3DataSource", "S3Uri")
+        content_type = required(request, "TransformInput", "ContentType")
+        output = required(request, "TransformOutput", "S3OutputPath")
         accept = request["TransformOutput"].get("Accept", payloads.JSON)
         files = storage.list_files(source)
         if not files:
@@ -282,10 +282,3 @@ class MockBackend(Backend):
             raise ResourceNotFoundError(f"{kind} {name!r} does not exist on the mock backend") from None
 
 
-def _required(request: Dict[str, Any], *keys: str):
-    value: Any = request
-    for depth, key in enumerate(keys):
-        if not isinstance(value, dict) or value.get(key) in (None, "", []):
-            raise ValueError(f"the request lacks {'.'.join(keys[: depth + 1])}")
-        value = value[key]
-    return value
