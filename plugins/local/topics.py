@@ -1,9 +1,7 @@
 """Reading topics out of the trained decoder, and printing them the way SageMaker's log does.
 
-The topic-word matrix ``beta`` (topics x words) holds each topic's word logits. A topic's top words
-are its highest logits; words are then allotted so no word leads more than a few topics, because a
-50-topic model otherwise lists the same handful of frequent words in many topics (QUALITY.md: duplicate
-topics are the obstacle). Everything here reads the model's parameters only.
+A topic's top words are the words the decoder gives the highest probability when that topic alone is
+active. Everything here reads the model's parameters only (never co-occurrence counts).
 """
 
 from __future__ import annotations
@@ -19,19 +17,20 @@ BATCH_NORM_EPS = 1e-5
 
 
 def topic_word_scores(weights: Dict[str, np.ndarray]) -> np.ndarray:
-    """(topics x words) word logits each topic produces on its own, as the decoder computes them.
+    """(topics x words) word logits each topic produces on its own, as the decoder computes them:
+    ranking a row gives the topic's words by p(word | topic).
 
-    The decoder batch-normalises ``theta @ beta`` per word, so the logit of word w under a pure topic
-    k is ``(beta[k, w] - mean_w) / std_w``. Ranking by this rather than by raw ``beta`` removes each
-    word's offset shared by all topics (a frequent word no longer tops every topic) and weighs words
-    by how much they vary between topics.
+    The decoder batch-normalises ``theta @ beta`` per word and adds a learned per-word shift, so the
+    logit of word w under a pure topic k is ``(beta[k, w] - mean_w) / std_w + shift_w``. Raw ``beta``
+    alone would rank rare words too high (their small spread inflates them after normalisation) and
+    ignores the background weight each word has.
     """
     beta = weights["beta"]
     mean = weights.get("decoder_bn.running_mean")
     var = weights.get("decoder_bn.running_var")
     if mean is None or var is None:
         return beta
-    return (beta - mean) / np.sqrt(var + BATCH_NORM_EPS)
+    return (beta - mean) / np.sqrt(var + BATCH_NORM_EPS) + weights.get("decoder_bn.bias", 0.0)
 
 
 def rank_topics(scores: np.ndarray, top_n: int = 20) -> List[List[int]]:
