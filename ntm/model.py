@@ -106,9 +106,12 @@ class NTMModel:
         return Transformer(model_name, instance_count, instance_type or backend_name,
                            backend=backend_name, **options)
 
-    def topics(self, top_n: int = 20) -> List[List[Any]]:
+    def topics(self, top_n: int = 20, relevance: float = 0.6) -> List[List[Any]]:
         """Each topic's ``top_n`` words, best first: words when the training job had a vocabulary
         (the ``auxiliary`` channel's vocab.txt), word ids otherwise.
+
+        ``relevance`` (Sievert & Shirley's lambda, in [0, 1]) trades a word's probability in the topic
+        (1.0: most probable words first) against how specific it is to the topic (lower values).
 
         Read from the model's own parameters, for models trained by the local backend (SageMaker's
         own model.tar.gz holds MXNet parameters, which ntm does not read).
@@ -117,12 +120,12 @@ class NTMModel:
         ['orbit', 'nasa', 'launch', 'shuttle', 'moon']
         """
         from ntm.plugins.local.artifact import load_artifact
-        from ntm.plugins.local.topics import rank_topics, topic_word_scores
+        from ntm.plugins.local.topics import rank_topics, relevance_scores
 
         if isinstance(top_n, bool) or not isinstance(top_n, int) or top_n < 1:
             raise ValueError(f"top_n must be a positive integer, got {top_n!r}")
         artifact = load_artifact(storage.read_bytes(self.model_data), self.model_data)
-        ranked = rank_topics(topic_word_scores(artifact.weights), top_n)
+        ranked = rank_topics(relevance_scores(artifact.weights, relevance), top_n)
         if artifact.vocabulary is None:
             return ranked
         return [[artifact.vocabulary[w] for w in topic] for topic in ranked]

@@ -246,3 +246,18 @@ def test_long_epochs_report_progress(corpus, monkeypatch):
     progress = [line for line in lines if "documents on this worker" in line]
     assert progress[0] == "Epoch 1/1: 25% (200 of ~800 documents on this worker)"
     assert progress[-1].startswith("Epoch 1/1: 100% (800 of ~800")
+
+
+def test_topics_relevance_trades_probability_for_specificity(corpus):
+    estimator = local_estimator(epochs=5)
+    estimator.fit(estimator.record_set(corpus.counts), logs=False, mini_batch_size=BATCH)
+    model = NTMModel(estimator.model_data)
+    by_probability = model.topics(top_n=15, relevance=1.0)
+    by_default = model.topics(top_n=15)
+    assert by_default != by_probability
+    # The common words every theme shares lead fewer topics once specificity counts.
+    common = set(range(len(corpus.vocabulary) - 15, len(corpus.vocabulary)))
+    shared = lambda topics: sum(w in common for topic in topics for w in topic[:5])  # noqa: E731
+    assert shared(by_default) <= shared(by_probability)
+    with pytest.raises(ValueError, match="relevance must be in"):
+        model.topics(relevance=1.5)

@@ -23,7 +23,7 @@ from .artifact import ModelArtifact
 from .config import TrainingConfig
 from .data import Channel
 from .model import Batch, NeuralTopicModel
-from .topics import rank_topics, topic_word_scores, topics_log
+from .topics import rank_topics, relevance_scores, topics_log
 
 LogFn = Callable[[str], None]
 MetricFn = Callable[[str, float], None]
@@ -194,7 +194,7 @@ def finish(model: NeuralTopicModel, config: TrainingConfig, channels: Dict[str, 
            metric: MetricFn) -> TrainingResult:
     """Final metrics (test losses, perplexity, topic quality) and the artifact."""
     weights = {k: v.detach().cpu().numpy() for k, v in model.state_dict().items()}
-    topics = rank_topics(topic_word_scores(weights), top_n=25)
+    topics = rank_topics(relevance_scores(weights), top_n=25)
     final: Dict[str, float] = {}
     if "test" in channels:
         scores = evaluate(model, channels["test"], config.mini_batch_size)
