@@ -29,7 +29,6 @@ import http.client
 import io
 import json
 import random
-import signal
 import subprocess
 import sys
 import tempfile
@@ -43,6 +42,7 @@ import scipy.sparse as sp
 
 from ntm import payloads
 from ntm.core import encode_dense, encode_sparse, read_records
+from ntm.plugins.local import endpoints
 from ntm.plugins.local.architecture import hidden_plan
 from ntm.plugins.local.artifact import ModelArtifact, dump_artifact
 from ntm.plugins.local.inference import TopicInference
@@ -129,13 +129,8 @@ def start_server(model: Path, workers: int, folder: Path):
 
 
 def stop_server(process) -> None:
-    if process.poll() is None:
-        process.send_signal(signal.SIGTERM)
-        try:
-            process.wait(timeout=40)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
-            process.wait()
+    endpoints.stop_server(process.pid)  # the same drain-then-kill-the-group the local backend uses
+    process.wait()
 
 
 def throughput(client: Client, service: ModelService, inference: TopicInference, batches, fmt: str, seconds: float,

@@ -6,7 +6,6 @@ import contextlib
 import http.client
 import json
 import os
-import signal
 import subprocess
 import sys
 import time
@@ -14,6 +13,7 @@ from pathlib import Path
 from typing import Dict, Iterator, Optional, Tuple
 
 import numpy as np
+from ntm.plugins.local import endpoints
 from ntm.plugins.local.architecture import hidden_plan
 from ntm.plugins.local.artifact import ModelArtifact, dump_artifact
 
@@ -91,11 +91,6 @@ def running_server(model: Path, tmp_path: Path, workers: int = 1, extra=()) -> I
             raise RuntimeError(f"the server did not become ready: {(tmp_path / 'server.log').read_text()}")
         yield process, port
     finally:
-        if process.poll() is None:
-            process.send_signal(signal.SIGTERM)
-            try:
-                process.wait(timeout=40)
-            except subprocess.TimeoutExpired:
-                os.killpg(process.pid, signal.SIGKILL)
-                process.wait()
+        endpoints.stop_server(process.pid)  # the local backend's own drain-then-kill-the-group
+        process.wait()
         log.close()
