@@ -106,12 +106,13 @@ class NTMModel:
         return Transformer(model_name, instance_count, instance_type or backend_name,
                            backend=backend_name, **options)
 
-    def topics(self, top_n: int = 20, relevance: float = 0.6) -> List[List[Any]]:
+    def topics(self, top_n: int = 20, relevance: float = 0.5) -> List[List[Any]]:
         """Each topic's ``top_n`` words, best first: words when the training job had a vocabulary
         (the ``auxiliary`` channel's vocab.txt), word ids otherwise.
 
         ``relevance`` (Sievert & Shirley's lambda, in [0, 1]) trades a word's probability in the topic
-        (1.0: most probable words first) against how specific it is to the topic (lower values).
+        (1.0: most probable words first) against how specific it is to the topic (lower values); the
+        default is the training log's (ntm.plugins.local.topics.DEFAULT_RELEVANCE).
 
         Read from the model's own parameters, for models trained by the local backend (SageMaker's
         own model.tar.gz holds MXNet parameters, which ntm does not read).

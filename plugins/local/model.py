@@ -5,7 +5,16 @@ Encoder (SageMaker's hyperparameters): an MLP over the bag of words with ``encod
 logistic-normal posterior over topic proportions. The first layer takes the sparse counts directly.
 
 Decoder (what makes topics good, see QUALITY.md): word logits = batch-normalised ``theta @ beta`` (ProdLDA),
-with a Laplace approximation of a Dirichlet(1) prior on theta. Topics are read from ``beta``.
+with a Laplace approximation of a Dirichlet(0.5) prior on theta. Topics are read from ``beta``.
+
+Likelihood: the decoder reconstructs each word's count square-rooted (the encoder still sees the raw
+counts). Word repetitions are bursty: a code listing, a signature or a name repeated forty times in one post
+says little more about its topics than a few uses do, but a multinomial over raw counts lets those few
+documents pull topics towards words that seldom appear together in other documents. On 20news (K=50,
+default hyperparameters, 3 seeds) raw counts gave NPMI@10 0.28-0.29 and the -1-rule NPMI 0.25-0.27;
+square roots 0.33-0.34 and 0.32-0.33 (presence only, counts clipped at 1, scored about the same on 20news
+but recovered the synthetic corpus's topics less well: 0.81-0.89 against 0.89-0.98). Perplexity on
+held-out data still uses the raw counts (``count_rec_loss``), so it stays comparable with other models.
 """
 
 from __future__ import annotations
@@ -34,6 +43,8 @@ class Batch:
         self.offsets = torch.as_tensor(csr.indptr[:-1], dtype=torch.int64)
         self.words = torch.as_tensor(csr.indices, dtype=torch.int64)
         self.counts = torch.as_tensor(csr.data, dtype=torch.float32)
+        # What the decoder reconstructs: square-rooted counts (see the module doc). Explicit zeros stay 0.
+        self.targets = self.counts.clamp(min=0).sqrt()
         self.rows = torch.repeat_interleave(torch.arange(self.size), torch.as_tensor(csr.indptr).diff())
 
 
@@ -58,7 +69,7 @@ class NeuralTopicModel(nn.Module):
 
     def __init__(self, vocab_size: int, num_topics: int, encoder_layers: Sequence[int],
                  activation: str = "sigmoid", batch_norm: bool = False, dropout: float = 0.0,
-                 prior_alpha: float = 1.0):
+                 prior_alpha: float = 0.5):
         super().__init__()
         self.vocab_size, self.num_topics = vocab_size, num_topics
         self.activation_name, self.batch_norm = activation, batch_norm
@@ -86,6 +97,10 @@ class NeuralTopicModel(nn.Module):
         # of a corpus need topics of their own, which come out as mixtures of generic words.
         self.decoder_bn = _shift_only_bn(vocab_size)
         # Laplace approximation of Dirichlet(alpha) in the softmax basis (Srivastava & Sutton 2017).
+        # alpha 0.5 rather than ProdLDA's 1 lets a document concentrate on fewer topics. With a damped
+        # likelihood (presence targets, 50 epochs, relevance 0.6, 20news K=50, 3 seeds) it gave NPMI@10
+        # 0.32-0.34 against 0.30-0.32 at alpha 1, TD@25 0.77-0.78 against 0.82-0.84; 0.3 went further
+        # towards near-duplicate topics (TD@25 0.69-0.71).
         alpha = torch.full((num_topics,), float(prior_alpha))
         prior_mean = alpha.log() - alpha.log().mean()
         prior_var = (1.0 / alpha) * (1 - 2.0 / num_topics) + (1.0 / alpha).sum() / num_topics ** 2
@@ -107,13 +122,18 @@ class NeuralTopicModel(nn.Module):
             z = mu
         theta = self.theta_dropout(F.softmax(z, dim=1))
         log_probs = F.log_softmax(self.decoder_bn(theta @ self.beta), dim=1)
-        picked = log_probs[batch.rows, batch.words] * batch.counts
-        rec = -torch.zeros(batch.size, dtype=picked.dtype).index_add_(0, batch.rows, picked)
+        picked = log_probs[batch.rows, batch.words]
+        rec = -torch.zeros(batch.size, dtype=picked.dtype).index_add_(0, batch.rows, picked * batch.targets)
         var = logvar.exp()
         kld = 0.5 * ((var / self.prior_var).sum(1)
                      + ((mu - self.prior_mean) ** 2 / self.prior_var).sum(1)
                      - self.num_topics + self.prior_var.log().sum() - logvar.sum(1))
-        return {"rec_loss": rec, "kld": kld, "total_loss": rec + kl_weight * kld}
+        out = {"rec_loss": rec, "kld": kld, "total_loss": rec + kl_weight * kld}
+        if not self.training:
+            # The usual multinomial over every word occurrence: held-out perplexity in the standard sense.
+            out["count_rec_loss"] = -torch.zeros(batch.size, dtype=picked.dtype).index_add_(
+                0, batch.rows, picked.detach() * batch.counts)
+        return out
 
     @torch.no_grad()
     def topic_weights(self, batch: Batch) -> torch.Tensor:

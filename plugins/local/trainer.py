@@ -29,7 +29,9 @@ LogFn = Callable[[str], None]
 MetricFn = Callable[[str, float], None]
 PROGRESS_SECONDS = 10.0  # long epochs report progress this often, so a followed log never goes quiet
 WINDOW_ROWS = 65536  # rows shuffled together; bounds memory for corpora larger than RAM
-KL_WARMUP_FRACTION = 0.4  # share of the epochs over which the KL term is annealed in
+# Share of the epochs over which the KL term is annealed in. With the damped likelihood (model.py), 0.2
+# beat 0.4 on 20news (K=50, 3 seeds: NPMI@10 0.33-0.34 against 0.30, at TD@25 0.79 against 0.81).
+KL_WARMUP_FRACTION = 0.2
 
 
 class _no_join:
@@ -76,9 +78,12 @@ def shuffled_batches(channel: Channel, batch_size: int, rng: np.random.Generator
 
 @torch.no_grad()
 def evaluate(model: NeuralTopicModel, channel: Channel, batch_size: int) -> Dict[str, float]:
-    """Mean per-document losses over a channel, in eval mode (posterior mean, no dropout)."""
+    """Mean per-document losses over a channel, in eval mode (posterior mean, no dropout).
+
+    ``count_rec_loss`` is the reconstruction over every word occurrence (the model trains on
+    square-rooted counts); perplexity is computed from it."""
     model.eval()
-    totals = {"total_loss": 0.0, "rec_loss": 0.0, "kld": 0.0}
+    totals = {"total_loss": 0.0, "rec_loss": 0.0, "kld": 0.0, "count_rec_loss": 0.0}
     rows = 0
     for batch in channel.batches(max(batch_size, 1024)):
         out = model(Batch(batch))
@@ -136,7 +141,12 @@ def train(config: TrainingConfig, channels: Dict[str, Channel], vocabulary: Opti
         with joined:
             for batch in shuffled_batches(train_channel, config.mini_batch_size, rng, config.sub_sample):
                 out = step_model(Batch(batch), kl_weight)
-                loss = out["total_loss"].mean()
+                # The gradient of the batch's summed loss, as MXNet's optimizers take it (scaled by
+                # rescale_gradient, default 1), not the mean: adadelta's steps depend on the gradient's
+                # size relative to its epsilon. On 20news (K=50, seed 0) the mean reached NPMI@10 0.325
+                # only after all 50 epochs, while early stopping ends most runs at 20-30; the sum gives
+                # 0.33-0.34 by then.
+                loss = out["total_loss"].sum()
                 optimizer.zero_grad(set_to_none=True)
                 loss.backward()
                 if config.rescale_gradient != 1.0:
@@ -159,7 +169,8 @@ def train(config: TrainingConfig, channels: Dict[str, Channel], vocabulary: Opti
         scores = {f"train:{key}": value / max(rows, 1) for key, value in zip(sums, totals)}
         if "validation" in channels:
             scores.update({f"validation:{k}": v for k, v in
-                           evaluate(model, channels["validation"], config.mini_batch_size).items()})
+                           evaluate(model, channels["validation"], config.mini_batch_size).items()
+                           if k != "count_rec_loss"})
         for name, value in scores.items():
             metric(name, value)
         metric("train:docs_per_second", rows / max(seconds, 1e-9))
@@ -198,10 +209,12 @@ def finish(model: NeuralTopicModel, config: TrainingConfig, channels: Dict[str, 
     final: Dict[str, float] = {}
     if "test" in channels:
         scores = evaluate(model, channels["test"], config.mini_batch_size)
+        count_rec = scores.pop("count_rec_loss")
         final.update({f"test:{k}": v for k, v in scores.items()})
         test = channels["test"]
-        final["test:perplexity"] = topic_metrics.perplexity(scores["total_loss"] * (test.rows - len(test.empty_rows)),
-                                                            test.words)
+        documents = test.rows - len(test.empty_rows)
+        # From the ELBO over all word occurrences: an upper bound on the true perplexity.
+        final["test:perplexity"] = topic_metrics.perplexity((count_rec + scores["kld"]) * documents, test.words)
     reference = sp.vstack([batch for name in ("train", "validation", "test") if name in channels
                            for batch in channels[name].batches(65536)]).tocsr()
     final["npmi"] = topic_metrics.npmi(topics, reference, 10)
