@@ -1,6 +1,7 @@
 """Training with the local backend, through the estimator as a user calls it."""
 
 import json
+import os
 import subprocess
 import sys
 import time
@@ -261,3 +262,14 @@ def test_topics_relevance_trades_probability_for_specificity(corpus):
     assert shared(by_default) <= shared(by_probability)
     with pytest.raises(ValueError, match="relevance must be in"):
         model.topics(relevance=1.5)
+
+
+def test_the_readme_main_job_runs_end_to_end(tmp_path):
+    """`python -m ntm.demo`, the README's first command: train, topics, deploy, predict, delete."""
+    done = subprocess.run([sys.executable, "-m", "ntm.demo", "--documents", "1500"], capture_output=True,
+                          text=True, timeout=300, env={**os.environ, "NTM_HOME": str(tmp_path)})
+    assert done.returncode == 0, done.stderr
+    recovery = float(done.stdout.split("Recovery of the true themes (top-10 overlap, 1.0 = perfect): ")[1].split()[0])
+    assert recovery >= 0.7
+    assert done.stdout.count("document with words") == 4
+    assert "delete_endpoint: done" in done.stdout
