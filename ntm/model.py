@@ -106,7 +106,7 @@ class NTMModel:
         return Transformer(model_name, instance_count, instance_type or backend_name,
                            backend=backend_name, **options)
 
-    def topics(self, top_n: int = 20, relevance: float = 0.5) -> List[List[Any]]:
+    def topics(self, top_n: int = 20, relevance: float = 0.3) -> List[List[Any]]:
         """Each topic's ``top_n`` words, best first: words when the training job had a vocabulary
         (the ``auxiliary`` channel's vocab.txt), word ids otherwise.
 

@@ -39,12 +39,14 @@ COMMON = "people time year good make work thing know need think question problem
 
 @dataclass
 class SyntheticCorpus:
-    """Counts (documents x words, CSR float32), the vocabulary and the true topic-word matrix."""
+    """Counts (documents x words, CSR float32), the vocabulary, the true topic-word matrix and each
+    document's true topic proportions."""
 
     counts: sp.csr_matrix
     vocabulary: List[str]
     topic_words: np.ndarray  # (num_topics, vocab_size), rows sum to 1
     theme_names: List[str]
+    mixtures: np.ndarray  # (num_documents, num_topics), rows sum to 1
 
 
 def make_corpus(num_documents: int = 2000, num_topics: int = 10, words_per_document: int = 80,
@@ -75,7 +77,7 @@ def make_corpus(num_documents: int = 2000, num_topics: int = 10, words_per_docum
     word_probs = mixtures @ topic_words
     rows = [rng.multinomial(n, p / p.sum()) for n, p in zip(lengths, word_probs)]
     counts = sp.csr_matrix(np.array(rows, dtype=np.float32))
-    return SyntheticCorpus(counts, vocabulary, topic_words, names)
+    return SyntheticCorpus(counts, vocabulary, topic_words, names, mixtures)
 
 
 def topic_recovery(found: Sequence[Sequence[int]], topic_words: np.ndarray, top_n: int = 10) -> float:

@@ -273,3 +273,27 @@ def test_the_readme_main_job_runs_end_to_end(tmp_path):
     assert recovery >= 0.7
     assert done.stdout.count("document with words") == 4
     assert "delete_endpoint: done" in done.stdout
+
+
+def test_predicted_topic_weights_track_the_true_proportions(corpus, tmp_path):
+    """What deploy/predict returns, against the proportions each synthetic document was drawn from."""
+    estimator = local_estimator()
+    estimator.fit({"train": estimator.record_set(corpus.counts),
+                   "auxiliary": vocab_channel(tmp_path, corpus.vocabulary)}, logs=False, mini_batch_size=BATCH)
+    truth = [set(np.argsort(-row)[:10]) for row in corpus.topic_words]
+    found = NTMModel(estimator.model_data).topics(top_n=10)
+    theme_of = [int(np.argmax([len({corpus.vocabulary.index(w) for w in t} & s) for s in truth])) for t in found]
+    assert sorted(theme_of) == list(range(4))  # one found topic per theme
+    predictor = estimator.deploy(1, "local")
+    try:
+        rows = predictor.predict(corpus.counts[:300].toarray())
+    finally:
+        predictor.delete_endpoint()
+    predicted = np.zeros((300, 4))
+    for i, record in enumerate(rows):
+        predicted[i, theme_of] = record.label["topic_weights"].float32_tensor.values
+    l1 = np.abs(predicted - corpus.mixtures[:300]).sum(axis=1).mean()
+    dominant = corpus.mixtures[:300].max(axis=1) > 0.8
+    agree = (predicted.argmax(axis=1) == corpus.mixtures[:300].argmax(axis=1))[dominant].mean()
+    assert l1 < 0.35, f"mean L1 error of the predicted proportions {l1:.3f}"
+    assert agree > 0.95, f"dominant theme found for {agree:.1%} of {dominant.sum()} documents"
