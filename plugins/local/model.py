@@ -11,10 +11,11 @@ Likelihood: the decoder reconstructs each word's count square-rooted (the encode
 counts). Word repetitions are bursty: a code listing, a signature or a name repeated forty times in one post
 says little more about its topics than a few uses do, but a multinomial over raw counts lets those few
 documents pull topics towards words that seldom appear together in other documents. On 20news (K=50,
-default hyperparameters, 3 seeds) raw counts gave NPMI@10 0.28-0.29 and the -1-rule NPMI 0.25-0.27;
-square roots 0.33-0.34 and 0.32-0.33 (presence only, counts clipped at 1, scored about the same on 20news
-but recovered the synthetic corpus's topics less well: 0.81-0.89 against 0.89-0.98). Perplexity on
-held-out data still uses the raw counts (``count_rec_loss``), so it stays comparable with other models.
+default hyperparameters, 3 seeds, alpha 0.5) raw counts gave NPMI@10 0.28-0.29 and the -1-rule NPMI
+0.25-0.27; square roots 0.33-0.34 and 0.32-0.33. Presence only (counts clipped at 1) scored about the
+same on 20news but recovered the synthetic corpus's topics less well (0.81-0.89 against 0.89-0.98);
+powers 0.4 and 0.6 and log1p were worse on 20news. Perplexity on held-out data still uses the raw
+counts (``count_rec_loss``), so it stays comparable with other models.
 """
 
 from __future__ import annotations
