@@ -26,7 +26,6 @@ for _variable in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
 
 import argparse
 import http.client
-import io
 import json
 import random
 import subprocess
@@ -41,7 +40,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from ntm import payloads
-from ntm.core import encode_dense, encode_sparse, read_records
+from ntm.core import encode_dense, encode_sparse
 from ntm.plugins.local import endpoints
 from ntm.plugins.local.architecture import hidden_plan
 from ntm.plugins.local.artifact import ModelArtifact, dump_artifact
@@ -81,14 +80,6 @@ def bodies_for(rows: np.ndarray) -> dict:
                                    "shape": [rows.shape[1]]}}} for i in range(rows.shape[0])]}).encode()),
         "jsonlines": (payloads.JSONLINES, "\n".join(json.dumps({"features": r}) for r in rows.tolist()).encode()),
     }
-
-
-def weights_from(body: bytes, accept: str) -> np.ndarray:
-    if accept == payloads.RECORDIO:
-        return np.array([r.label["topic_weights"].float32_tensor.values for r in read_records(io.BytesIO(body))])
-    if accept == payloads.JSON:
-        return np.array([p["topic_weights"] for p in json.loads(body)["predictions"]])
-    return np.array([json.loads(line)["topic_weights"] for line in body.decode().splitlines()])
 
 
 class Client:
@@ -223,7 +214,7 @@ def load_run(client: Client, inference: TopicInference, batches, total: int, voc
                 counts["refused_as_expected" if status == spec[2] else "unexpected_status"] += 1
             elif status != 200:
                 counts["unexpected_status"] += 1
-            elif np.allclose(weights_from(payload, accept), spec[2], rtol=1e-5, atol=1e-6):
+            elif np.allclose(payloads.parse_response(payload, accept), spec[2], rtol=1e-5, atol=1e-6):
                 counts["ok"] += 1
             else:
                 counts["wrong"] += 1

@@ -22,7 +22,7 @@ from typing import Any, Dict, List, Optional, Tuple, Union
 import numpy as np
 import scipy.sparse as sp
 
-from .core import Record, RecordIOError, decode, frame_payloads
+from .core import Record, RecordIOError, decode, frame_payloads, read_records
 from .errors import UnsupportedContentTypeError
 
 RECORDIO = "application/x-recordio-protobuf"
@@ -308,3 +308,19 @@ def render_response(weights: np.ndarray, accept: Optional[str]) -> bytes:
         return out.getvalue().encode()
     raise UnsupportedContentTypeError(
         f"unsupported Accept type {accept!r}; use one of {', '.join(RESPONSE_TYPES)}")
+
+
+def parse_response(body: bytes, accept: str) -> np.ndarray:
+    """The topic weights (rows x topics) in a response body of type ``accept``: the inverse of
+    :func:`render_response`, for clients, tests and benchmarks that read raw invocation responses."""
+    kind = media_type(accept)
+    if kind == RECORDIO:
+        records = read_records(io.BytesIO(body))
+        return np.array([list(r.label["topic_weights"].float32_tensor.values) for r in records])
+    if kind == JSON:
+        return np.array([p["topic_weights"] for p in json.loads(body)["predictions"]])
+    if kind in (JSONLINES, "application/jsonl"):
+        lines = [line for line in body.decode().splitlines() if line.strip()]
+        return np.array([json.loads(line)["topic_weights"] for line in lines])
+    raise UnsupportedContentTypeError(
+        f"unsupported response type {accept!r}; use one of {', '.join(RESPONSE_TYPES)}")

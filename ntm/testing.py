@@ -14,7 +14,6 @@ problem raises :class:`BackendConformanceError` naming the verb and what was wro
 
 from __future__ import annotations
 
-import io
 import json
 import tempfile
 import time
@@ -25,7 +24,6 @@ import numpy as np
 from . import payloads, storage
 from .backend import (ENDPOINT_TERMINAL, TRAINING_TERMINAL, TRANSFORM_TERMINAL, Backend, NTM_IMAGE,
                       model_artifact_uri)
-from .core import read_records
 from .errors import ResourceInUseError, ResourceNotFoundError, UnsupportedContentTypeError
 from .naming import name_from_base
 from .record_set import write_record_set
@@ -160,15 +158,6 @@ def _check_hosting(backend, job, instance_type, timeout, rows):
     return model_name, endpoint
 
 
-def _weights_from(body: bytes, accept: str) -> np.ndarray:
-    if accept == payloads.RECORDIO:
-        records = read_records(io.BytesIO(body))
-        return np.array([list(r.label["topic_weights"].float32_tensor.values) for r in records])
-    if accept == payloads.JSON:
-        return np.array([p["topic_weights"] for p in json.loads(body)["predictions"]])
-    return np.array([json.loads(line)["topic_weights"] for line in body.decode().splitlines() if line.strip()])
-
-
 def _check_invocations(backend, endpoint: str, rows: np.ndarray) -> None:
     from .core import encode_dense
 
@@ -183,7 +172,7 @@ def _check_invocations(backend, endpoint: str, rows: np.ndarray) -> None:
         for accept in payloads.RESPONSE_TYPES:
             response = backend.invoke_endpoint(endpoint, body, content_type, accept)
             _require(isinstance(response, (bytes, bytearray)), f"invoke_endpoint returned {type(response).__name__}")
-            weights = _weights_from(bytes(response), accept)
+            weights = payloads.parse_response(bytes(response), accept)
             _require(weights.shape == (len(rows), NUM_TOPICS),
                      f"invoke_endpoint({content_type} -> {accept}) gave shape {weights.shape}; "
                      f"expected {(len(rows), NUM_TOPICS)}")
@@ -215,6 +204,6 @@ def _check_transform(backend, model_name, location, instance_type, timeout, rows
                 "describe_transform_job")
     _require(job["TransformJobStatus"] == "Completed", f"transform job ended {job['TransformJobStatus']}: "
              f"{job.get('FailureReason')}")
-    weights = _weights_from(storage.read_bytes(output + "part-0.csv.out"), payloads.JSONLINES)
+    weights = payloads.parse_response(storage.read_bytes(output + "part-0.csv.out"), payloads.JSONLINES)
     _require(weights.shape == (len(rows), NUM_TOPICS),
              f"transform output part-0.csv.out holds {weights.shape} weights; expected {(len(rows), NUM_TOPICS)}")

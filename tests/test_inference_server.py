@@ -1,7 +1,6 @@
 """``ntm serve``: SageMaker's container contract over real HTTP, bad input, limits, crashes, SIGTERM."""
 
 import asyncio
-import io
 import json
 import signal
 import socket
@@ -12,7 +11,7 @@ import time
 import numpy as np
 import pytest
 import scipy.sparse as sp
-from ntm.core import encode_dense, encode_sparse, read_records
+from ntm.core import encode_dense, encode_sparse
 from ntm.plugins.local.inference import TopicInference
 from ntm.plugins.local.invocations import ModelService
 from ntm.plugins.local.server import InferenceApp
@@ -33,14 +32,6 @@ BODIES = {
     payloads.RECORDIO: encode_dense(ROWS),
     "application/x-recordio-protobuf; sparse": encode_sparse(sp.csr_matrix(ROWS)),
 }
-
-
-def weights_from(body: bytes, accept: str) -> np.ndarray:
-    if accept == payloads.RECORDIO:
-        return np.array([r.label["topic_weights"].float32_tensor.values for r in read_records(io.BytesIO(body))])
-    if accept == payloads.JSON:
-        return np.array([p["topic_weights"] for p in json.loads(body)["predictions"]])
-    return np.array([json.loads(line)["topic_weights"] for line in body.decode().splitlines()])
 
 
 @pytest.fixture(scope="module")
@@ -68,7 +59,7 @@ def test_every_content_type_and_accept_gives_the_in_process_weights(server, cont
     status, headers, body = post(server, BODIES[content_type], content_type.split(";")[0], accept)
     assert status == 200, body
     assert headers["content-type"] == accept
-    weights = weights_from(body, accept)
+    weights = payloads.parse_response(body, accept)
     np.testing.assert_allclose(weights, EXPECTED, rtol=1e-5, atol=1e-6)
     np.testing.assert_allclose(weights.sum(axis=1), 1, atol=1e-5)
 
@@ -77,7 +68,7 @@ def test_a_thousand_rows_score_in_one_request(server):
     rows = np.random.default_rng(4).poisson(0.5, (1000, FEATURE_DIM)).astype(np.float32)
     status, _, body = post(server, encode_dense(rows), payloads.RECORDIO, payloads.JSONLINES)
     assert status == 200
-    np.testing.assert_allclose(weights_from(body, payloads.JSONLINES),
+    np.testing.assert_allclose(payloads.parse_response(body, payloads.JSONLINES),
                                TopicInference(random_artifact()).topic_weights(rows), rtol=1e-5, atol=1e-6)
 
 
@@ -181,7 +172,7 @@ def test_an_inference_crash_is_a_500_and_the_next_request_is_served():
     assert "simulated crash" in json.loads(body)["error"]["message"]
     status, body = _call(app, "POST", "/invocations", BODIES[payloads.CSV], headers)
     assert status == 200
-    np.testing.assert_allclose(weights_from(body, payloads.JSON), EXPECTED, rtol=1e-5)
+    np.testing.assert_allclose(payloads.parse_response(body, payloads.JSON), EXPECTED, rtol=1e-5)
 
 
 def test_ping_is_503_until_a_model_is_loaded():
@@ -225,7 +216,7 @@ def test_serve_reads_a_model_unpacked_into_a_folder_as_sagemaker_does(tmp_path):
     with running_server(tmp_path / "opt-ml-model", tmp_path) as (_, port):
         status, _, body = post(port, BODIES[payloads.CSV], payloads.CSV)
         assert status == 200
-        np.testing.assert_allclose(weights_from(body, payloads.JSON), EXPECTED, rtol=1e-5, atol=1e-6)
+        np.testing.assert_allclose(payloads.parse_response(body, payloads.JSON), EXPECTED, rtol=1e-5, atol=1e-6)
 
 
 def test_serve_refuses_a_file_that_is_not_a_model(tmp_path):
