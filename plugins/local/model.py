@@ -44,8 +44,9 @@ class Batch:
         self.offsets = torch.as_tensor(csr.indptr[:-1], dtype=torch.int64)
         self.words = torch.as_tensor(csr.indices, dtype=torch.int64)
         self.counts = torch.as_tensor(csr.data, dtype=torch.float32)
-        # What the decoder reconstructs: square-rooted counts (see the module doc). Explicit zeros stay 0.
-        self.targets = self.counts.clamp(min=0).sqrt()
+        # What the decoder reconstructs: square-rooted counts (see the module doc). Counts are checked
+        # non-negative before training (data.check_channel).
+        self.targets = self.counts.sqrt()
         self.rows = torch.repeat_interleave(torch.arange(self.size), torch.as_tensor(csr.indptr).diff())
 
 
@@ -121,8 +122,11 @@ class NeuralTopicModel(nn.Module):
         hidden = self.encoder_dropout(self.hidden(first + self.input_bias))
         return self.mu_bn(self.mu(hidden)), self.logvar_bn(self.logvar(hidden))
 
-    def forward(self, batch: Batch, kl_weight: float = 1.0) -> Dict[str, torch.Tensor]:
-        """Per-document losses: reconstruction (-sum x log p), KL to the prior, and their weighted sum."""
+    def forward(self, batch: Batch, kl_weight: float = 1.0,
+                count_loss: bool = False) -> Dict[str, torch.Tensor]:
+        """Per-document losses: reconstruction (-sum sqrt(x) log p), KL to the prior, their weighted sum,
+        and with ``count_loss`` the reconstruction over every word occurrence (``count_rec_loss``, -sum x
+        log p: what held-out perplexity is computed from)."""
         mu, logvar = self.encode(batch)
         if self.training:
             z = mu + torch.randn_like(mu) * (0.5 * logvar).exp()
@@ -137,8 +141,7 @@ class NeuralTopicModel(nn.Module):
                      + ((mu - self.prior_mean) ** 2 / self.prior_var).sum(1)
                      - self.num_topics + self.prior_var.log().sum() - logvar.sum(1))
         out = {"rec_loss": rec, "kld": kld, "total_loss": rec + kl_weight * kld}
-        if not self.training:
-            # The usual multinomial over every word occurrence: held-out perplexity in the standard sense.
+        if count_loss:
             out["count_rec_loss"] = -torch.zeros(batch.size, dtype=picked.dtype).index_add_(
                 0, batch.rows, picked.detach() * batch.counts)
         return out

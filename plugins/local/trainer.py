@@ -77,16 +77,19 @@ def shuffled_batches(channel: Channel, batch_size: int, rng: np.random.Generator
 
 
 @torch.no_grad()
-def evaluate(model: NeuralTopicModel, channel: Channel, batch_size: int) -> Dict[str, float]:
+def evaluate(model: NeuralTopicModel, channel: Channel, batch_size: int,
+             count_loss: bool = False) -> Dict[str, float]:
     """Mean per-document losses over a channel, in eval mode (posterior mean, no dropout).
 
-    ``count_rec_loss`` is the reconstruction over every word occurrence (the model trains on
-    square-rooted counts); perplexity is computed from it."""
+    With ``count_loss``, also ``count_rec_loss``: the reconstruction over every word occurrence (the
+    model trains on square-rooted counts), which perplexity is computed from."""
     model.eval()
-    totals = {"total_loss": 0.0, "rec_loss": 0.0, "kld": 0.0, "count_rec_loss": 0.0}
+    totals = {"total_loss": 0.0, "rec_loss": 0.0, "kld": 0.0}
+    if count_loss:
+        totals["count_rec_loss"] = 0.0
     rows = 0
     for batch in channel.batches(max(batch_size, 1024)):
-        out = model(Batch(batch))
+        out = model(Batch(batch), count_loss=count_loss)
         for key in totals:
             totals[key] += float(out[key].sum())
         rows += batch.shape[0]
@@ -169,8 +172,7 @@ def train(config: TrainingConfig, channels: Dict[str, Channel], vocabulary: Opti
         scores = {f"train:{key}": value / max(rows, 1) for key, value in zip(sums, totals)}
         if "validation" in channels:
             scores.update({f"validation:{k}": v for k, v in
-                           evaluate(model, channels["validation"], config.mini_batch_size).items()
-                           if k != "count_rec_loss"})
+                           evaluate(model, channels["validation"], config.mini_batch_size).items()})
         for name, value in scores.items():
             metric(name, value)
         metric("train:docs_per_second", rows / max(seconds, 1e-9))
@@ -208,13 +210,14 @@ def finish(model: NeuralTopicModel, config: TrainingConfig, channels: Dict[str, 
     topics = rank_topics(relevance_scores(weights), top_n=25)
     final: Dict[str, float] = {}
     if "test" in channels:
-        scores = evaluate(model, channels["test"], config.mini_batch_size)
+        scores = evaluate(model, channels["test"], config.mini_batch_size, count_loss=True)
         count_rec = scores.pop("count_rec_loss")
         final.update({f"test:{k}": v for k, v in scores.items()})
         test = channels["test"]
         documents = test.rows - len(test.empty_rows)
         # From the ELBO over all word occurrences: an upper bound on the true perplexity.
-        final["test:perplexity"] = topic_metrics.perplexity((count_rec + scores["kld"]) * documents, test.words)
+        final["test:perplexity"] = topic_metrics.perplexity((count_rec + scores["kld"]) * documents,
+                                                            test.words)
     reference = sp.vstack([batch for name in ("train", "validation", "test") if name in channels
                            for batch in channels[name].batches(65536)]).tocsr()
     final["npmi"] = topic_metrics.npmi(topics, reference, 10)
